@@ -1,0 +1,1 @@
+"""vpo-tui: the Textual client for the VPO daemon."""
