@@ -1,0 +1,675 @@
+"""The one typed HTTP client of the VPO daemon's API, shared by the CLI (sync) and the TUI (async).
+
+Every API operation is described once as a pure `Call` (method, path, query, body, how to parse the
+answer); `interpret_response` turns a status, headers and body into a typed `Result` or an error.
+The two client classes only differ in how they send a `Call` (httpx.Client vs httpx.AsyncClient),
+so URL building, parsing and error mapping are written (and unit tested) once, without I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8321"
+DEFAULT_PORT = 8321
+DEFAULT_TIMEOUT = 10.0
+
+_FULL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ID_PREFIX = re.compile(r"^[0-9a-f-]{1,35}$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+class VpoError(Exception):
+    """Base of every error the client raises, so callers can catch one type."""
+
+
+class DaemonUnreachable(VpoError):
+    """No HTTP answer at all: connection refused, DNS failure, timeout, dropped connection."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"cannot reach the VPO daemon at {url} ({reason}); start it with `vpo serve`"
+        )
+
+
+class ApiError(VpoError):
+    """The daemon answered with an error status (or an answer the client cannot read)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed results
+
+
+@dataclass
+class Result(Generic[T]):
+    """One answer to a conditional GET: `data` is None exactly when `not_modified` is True."""
+
+    data: T | None
+    etag: str | None = None
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """`GET /api/jobs`. Jobs stay plain dicts so fields and job types added later pass through."""
+
+    jobs: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    has_filters: bool
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """`GET /api/jobs/{id}/logs`: `lines` start at line `offset` of a log of `total_lines`."""
+
+    job_id: str
+    lines: list[str]
+    total_lines: int
+    offset: int
+    has_more: bool
+
+
+def _require_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    return body
+
+
+def parse_job_page(body: Any) -> JobPage:
+    obj = _require_object(body)
+    jobs = obj["jobs"]
+    if not isinstance(jobs, list):
+        raise ValueError("'jobs' is not a list")
+    return JobPage(
+        jobs=[_require_object(job) for job in jobs],
+        total=int(obj["total"]),
+        limit=int(obj["limit"]),
+        offset=int(obj["offset"]),
+        has_filters=bool(obj.get("has_filters", False)),
+    )
+
+
+def parse_log_page(body: Any) -> LogPage:
+    obj = _require_object(body)
+    lines = obj["lines"]
+    if not isinstance(lines, list):
+        raise ValueError("'lines' is not a list")
+    return LogPage(
+        job_id=str(obj["job_id"]),
+        lines=[str(line) for line in lines],
+        total_lines=int(obj["total_lines"]),
+        offset=int(obj["offset"]),
+        has_more=bool(obj["has_more"]),
+    )
+
+
+def parse_object(body: Any) -> dict[str, Any]:
+    return _require_object(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calls: what to send and how to read the answer, with no I/O
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[Any], T]
+    params: dict[str, str] = field(default_factory=dict)
+    json_body: dict[str, Any] | None = None
+    etag: str | None = None
+    # Statuses whose JSON body is still the answer (e.g. /health says 503 with its usual fields).
+    body_statuses: frozenset[int] = frozenset()
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        return headers
+
+
+def query_params(**values: Any) -> dict[str, str]:
+    """Drop unset values and spell the rest as the API expects (booleans lower case)."""
+    params: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            params[name] = "true" if value else "false"
+        else:
+            params[name] = str(value)
+    return params
+
+
+def job_path(job_id: str, suffix: str = "") -> str:
+    # Quoting keeps a hostile or mistyped id inside its path segment.
+    return f"/api/jobs/{quote(job_id, safe='')}{suffix}"
+
+
+def health_call() -> Call[dict[str, Any]]:
+    return Call("GET", "/health", parse_object, body_statuses=frozenset({503}))
+
+
+def list_jobs_call(
+    *,
+    status: str | None = None,
+    job_type: str | None = None,
+    since: str | None = None,
+    search: str | None = None,
+    sort: str | None = None,
+    order: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    id_prefix: str | None = None,
+    etag: str | None = None,
+) -> Call[JobPage]:
+    params = query_params(
+        status=status,
+        type=job_type,
+        since=since,
+        search=search,
+        sort=sort,
+        order=order,
+        limit=limit,
+        offset=offset,
+        id_prefix=id_prefix,
+    )
+    return Call("GET", "/api/jobs", parse_job_page, params=params, etag=etag)
+
+
+def get_job_call(job_id: str, *, etag: str | None = None) -> Call[dict[str, Any]]:
+    return Call("GET", job_path(job_id), parse_object, etag=etag)
+
+
+def get_logs_call(
+    job_id: str, *, lines: int = 500, offset: int = 0, etag: str | None = None
+) -> Call[LogPage]:
+    params = query_params(lines=lines, offset=offset)
+    return Call("GET", job_path(job_id, "/logs"), parse_log_page, params=params, etag=etag)
+
+
+def get_errors_call(job_id: str, *, limit: int = 50, offset: int = 0) -> Call[dict[str, Any]]:
+    params = query_params(limit=limit, offset=offset)
+    return Call("GET", job_path(job_id, "/errors"), parse_object, params=params)
+
+
+def submit_scan_call(path: str, *, full: bool = False) -> Call[dict[str, Any]]:
+    body = {"job_type": "scan", "path": path, "full": full}
+    return Call("POST", "/api/jobs", parse_object, json_body=body)
+
+
+def cancel_job_call(job_id: str) -> Call[dict[str, Any]]:
+    return Call("POST", job_path(job_id, "/cancel"), parse_object, json_body={})
+
+
+def polling_config_call() -> Call[dict[str, Any]]:
+    return Call("GET", "/api/config/polling", parse_object)
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpreting answers
+
+
+def _decode_json(body: bytes) -> Any:
+    return json.loads(body.decode("utf-8"))
+
+
+def _short_text(body: bytes, limit: int = 200) -> str:
+    text = body.decode("utf-8", errors="replace").strip().replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_from_response(
+    status: int, body: bytes, *, base_url: str, token_sent: bool, reason: str = ""
+) -> ApiError:
+    """Map an error answer to ApiError, reading the daemon's JSON envelope when there is one.
+
+    A proxy in front of the daemon may answer with HTML or plain text; that still becomes a
+    readable one-line ApiError instead of a JSON decoding crash.
+    """
+    if status == 401:
+        if token_sent:
+            message = (
+                f"the VPO daemon at {base_url} rejected the token; "
+                "check --token or VPO_TOKEN (server.auth_token on the daemon)"
+            )
+        else:
+            message = (
+                f"the VPO daemon at {base_url} requires a token; pass --token or set VPO_TOKEN"
+            )
+        return ApiError(status, "UNAUTHORIZED", message)
+    try:
+        envelope = _decode_json(body)
+    except (ValueError, UnicodeDecodeError):
+        envelope = None
+    if isinstance(envelope, dict) and isinstance(envelope.get("error"), str):
+        details = envelope.get("details")
+        return ApiError(
+            status,
+            str(envelope.get("code") or f"HTTP_{status}"),
+            envelope["error"],
+            details if isinstance(details, dict) else None,
+        )
+    label = f"HTTP {status}" + (f" {reason}" if reason else "")
+    text = _short_text(body)
+    return ApiError(status, f"HTTP_{status}", f"{label}: {text}" if text else label)
+
+
+def interpret_response(
+    call: Call[T],
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    base_url: str,
+    token_sent: bool = False,
+    reason: str = "",
+) -> Result[T]:
+    """Turn one HTTP answer to `call` into a Result, or raise ApiError. Pure: no I/O."""
+    etag = headers.get("etag") or headers.get("ETag")
+    if status == 304:
+        # A 304 may omit the tag; the one we sent is by definition still current.
+        return Result(data=None, etag=etag or call.etag, not_modified=True)
+    if not (200 <= status < 300 or status in call.body_statuses):
+        raise error_from_response(
+            status, body, base_url=base_url, token_sent=token_sent, reason=reason
+        )
+    try:
+        data = call.parse(_decode_json(body))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            status,
+            "INVALID_RESPONSE",
+            f"unexpected answer from {base_url}{call.path} (HTTP {status}): {exc}",
+        ) from exc
+    return Result(data=data, etag=etag, not_modified=False)
+
+
+def describe_transport_error(exc: Exception, timeout: float) -> str:
+    """A short human reason for a failed request, for DaemonUnreachable's message."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {timeout:g} s"
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the connection was closed without an answer"
+    return str(exc) or type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Job id resolution (short ids)
+
+
+def normalise_job_ref(id_or_prefix: str) -> str:
+    """Lower-case and validate a job id or id prefix; raise ApiError naming the bad input."""
+    ref = id_or_prefix.strip().lower()
+    if _FULL_UUID.match(ref) or _ID_PREFIX.match(ref):
+        return ref
+    raise ApiError(
+        400,
+        "INVALID_ID_FORMAT",
+        f"'{id_or_prefix}' is not a job id (expected a UUID or the start of one, e.g. 1a2b3c4d)",
+        {"id": id_or_prefix},
+    )
+
+
+def is_full_job_id(ref: str) -> bool:
+    return bool(_FULL_UUID.match(ref))
+
+
+def prefix_lookup_call(prefix: str) -> Call[JobPage]:
+    # Two rows are enough to tell "exactly one" from "several"; `total` gives the count.
+    return list_jobs_call(id_prefix=prefix, limit=2)
+
+
+def choose_prefix_match(prefix: str, page: JobPage) -> str:
+    if page.total == 1 and page.jobs:
+        return str(page.jobs[0]["id"])
+    if page.total == 0:
+        raise ApiError(404, "NOT_FOUND", f"no job matches '{prefix}'", {"id_prefix": prefix})
+    raise ApiError(
+        400,
+        "AMBIGUOUS_ID",
+        f"'{prefix}' is ambiguous, matches {page.total} jobs; give more characters",
+        {"id_prefix": prefix, "matches": page.total},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the daemon is: flags, environment, config file
+
+
+def normalise_base_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if "://" not in url:
+        url = "http://" + url
+    return url
+
+
+def url_from_bind(bind: str | None, port: int | None) -> str:
+    """The URL a client on the same machine uses to reach a daemon bound to `bind`:`port`."""
+    host = (bind or "127.0.0.1").strip()
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"  # a wildcard bind listens on loopback too
+    elif host in ("::", "[::]"):
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port or DEFAULT_PORT}"
+
+
+def _default_config_file(env: Mapping[str, str]) -> Path:
+    data_dir = env.get("VPO_DATA_DIR") or str(Path.home() / ".vpo")
+    return Path(data_dir).expanduser() / "config.toml"
+
+
+def _config_server_section(env: Mapping[str, str]) -> dict[str, Any]:
+    """The `[server]` table of the daemon's config file, or {} when there is none to read.
+
+    The client only needs where the daemon listens and its token; a missing or unreadable file
+    simply means "use the defaults", so errors here never stop a command.
+    """
+    path = _default_config_file(env)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    server = data.get("server")
+    return server if isinstance(server, dict) else {}
+
+
+def client_settings(
+    url_flag: str | None,
+    token_flag: str | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    config_server: Mapping[str, Any] | None = None,
+) -> tuple[str, str | None]:
+    """(base URL, token) by the documented precedence: flag > environment > config > default.
+
+    `config_server` lets tests pass the `[server]` table directly; otherwise the daemon's config
+    file is read (only when the flags and environment leave something open).
+    """
+    env = os.environ if env is None else env
+    url = url_flag or env.get("VPO_URL") or None
+    token = token_flag or env.get("VPO_TOKEN") or None
+    if url is None or token is None:
+        server = _config_server_section(env) if config_server is None else config_server
+        if url is None:
+            if server.get("bind") or server.get("port"):
+                port = server.get("port")
+                url = url_from_bind(server.get("bind"), int(port) if port else None)
+            else:
+                url = DEFAULT_URL
+        if token is None:
+            configured = server.get("auth_token")
+            token = str(configured) if configured else None
+    return normalise_base_url(url), token
+
+
+# ---------------------------------------------------------------------------------------------
+# The clients
+
+
+class _ClientBase:
+    def __init__(self, base_url: str, token: str | None, timeout: float) -> None:
+        self.base_url = normalise_base_url(base_url)
+        self.token = token or None
+        self.timeout = timeout
+
+    def _default_headers(self) -> dict[str, str]:
+        headers = {"User-Agent": "vpo-client"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _interpret(self, call: Call[T], response: httpx.Response) -> Result[T]:
+        return interpret_response(
+            call,
+            response.status_code,
+            response.headers,
+            response.content,
+            base_url=self.base_url,
+            token_sent=self.token is not None,
+            reason=response.reason_phrase,
+        )
+
+    def _unreachable(self, exc: Exception) -> DaemonUnreachable:
+        return DaemonUnreachable(self.base_url, describe_transport_error(exc, self.timeout))
+
+
+class VpoClient(_ClientBase):
+    """Blocking client, for the CLI. Use as a context manager or call close()."""
+
+    def __init__(
+        self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        super().__init__(base_url, token, timeout)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=self._default_headers(), timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VpoClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def execute(self, call: Call[T]) -> Result[T]:
+        try:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json_body,
+                headers=call.headers(),
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        return self._interpret(call, response)
+
+    def health(self) -> dict[str, Any]:
+        return self.execute(health_call()).data  # type: ignore[return-value]
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        job_type: str | None = None,
+        since: str | None = None,
+        search: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        id_prefix: str | None = None,
+        etag: str | None = None,
+    ) -> Result[JobPage]:
+        return self.execute(
+            list_jobs_call(
+                status=status,
+                job_type=job_type,
+                since=since,
+                search=search,
+                sort=sort,
+                order=order,
+                limit=limit,
+                offset=offset,
+                id_prefix=id_prefix,
+                etag=etag,
+            )
+        )
+
+    def get_job(self, job_id: str, *, etag: str | None = None) -> Result[dict[str, Any]]:
+        return self.execute(get_job_call(job_id, etag=etag))
+
+    def get_logs(
+        self, job_id: str, *, lines: int = 500, offset: int = 0, etag: str | None = None
+    ) -> Result[LogPage]:
+        return self.execute(get_logs_call(job_id, lines=lines, offset=offset, etag=etag))
+
+    def get_errors(self, job_id: str, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return self.execute(get_errors_call(job_id, limit=limit, offset=offset)).data  # type: ignore[return-value]
+
+    def submit_scan(self, path: str, *, full: bool = False) -> dict[str, Any]:
+        return self.execute(submit_scan_call(path, full=full)).data  # type: ignore[return-value]
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return self.execute(cancel_job_call(job_id)).data  # type: ignore[return-value]
+
+    def polling_config(self) -> dict[str, Any]:
+        return self.execute(polling_config_call()).data  # type: ignore[return-value]
+
+    def resolve_job_id(self, id_or_prefix: str) -> str:
+        ref = normalise_job_ref(id_or_prefix)
+        if is_full_job_id(ref):
+            return ref
+        page = self.execute(prefix_lookup_call(ref)).data
+        return choose_prefix_match(ref, page)  # type: ignore[arg-type]
+
+
+class AsyncVpoClient(_ClientBase):
+    """Asyncio client, for the TUI: the same methods as VpoClient, awaited."""
+
+    def __init__(
+        self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        super().__init__(base_url, token, timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=self._default_headers(), timeout=timeout
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncVpoClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def execute(self, call: Call[T]) -> Result[T]:
+        try:
+            response = await self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json_body,
+                headers=call.headers(),
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        return self._interpret(call, response)
+
+    async def health(self) -> dict[str, Any]:
+        return (await self.execute(health_call())).data  # type: ignore[return-value]
+
+    async def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        job_type: str | None = None,
+        since: str | None = None,
+        search: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        id_prefix: str | None = None,
+        etag: str | None = None,
+    ) -> Result[JobPage]:
+        return await self.execute(
+            list_jobs_call(
+                status=status,
+                job_type=job_type,
+                since=since,
+                search=search,
+                sort=sort,
+                order=order,
+                limit=limit,
+                offset=offset,
+                id_prefix=id_prefix,
+                etag=etag,
+            )
+        )
+
+    async def get_job(self, job_id: str, *, etag: str | None = None) -> Result[dict[str, Any]]:
+        return await self.execute(get_job_call(job_id, etag=etag))
+
+    async def get_logs(
+        self, job_id: str, *, lines: int = 500, offset: int = 0, etag: str | None = None
+    ) -> Result[LogPage]:
+        return await self.execute(get_logs_call(job_id, lines=lines, offset=offset, etag=etag))
+
+    async def get_errors(self, job_id: str, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return (await self.execute(get_errors_call(job_id, limit=limit, offset=offset))).data  # type: ignore[return-value]
+
+    async def submit_scan(self, path: str, *, full: bool = False) -> dict[str, Any]:
+        return (await self.execute(submit_scan_call(path, full=full))).data  # type: ignore[return-value]
+
+    async def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return (await self.execute(cancel_job_call(job_id))).data  # type: ignore[return-value]
+
+    async def polling_config(self) -> dict[str, Any]:
+        return (await self.execute(polling_config_call())).data  # type: ignore[return-value]
+
+    async def resolve_job_id(self, id_or_prefix: str) -> str:
+        ref = normalise_job_ref(id_or_prefix)
+        if is_full_job_id(ref):
+            return ref
+        page = (await self.execute(prefix_lookup_call(ref))).data
+        return choose_prefix_match(ref, page)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "DEFAULT_URL",
+    "ApiError",
+    "AsyncVpoClient",
+    "Call",
+    "DaemonUnreachable",
+    "JobPage",
+    "LogPage",
+    "Result",
+    "VpoClient",
+    "VpoError",
+    "client_settings",
+]
