@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.daemon import DaemonProcess
+from tests.support.media import MediaCache, SampleLibrary, build_library
 
 # --- daemon fixtures (tests/support/daemon.py) ---------------------------------------------
 
@@ -36,3 +37,18 @@ def daemon_factory(tmp_path) -> Iterator[Callable[..., DaemonProcess]]:
 def daemon(daemon_factory) -> DaemonProcess:
     """A started `vpo serve` on a free loopback port, no auth, temp data dir."""
     return daemon_factory().start()
+
+
+# --- media fixtures (tests/support/media.py) -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def media_cache(tmp_path_factory: pytest.TempPathFactory) -> MediaCache:
+    """Videos encoded by ffmpeg once per session; tests get copies."""
+    return MediaCache(tmp_path_factory.mktemp("media-cache"))
+
+
+@pytest.fixture
+def sample_library(tmp_path, media_cache: MediaCache) -> SampleLibrary:
+    """A fresh library of real videos under tmp_path/library (tv, tv2, movies, a non-video)."""
+    return build_library(tmp_path / "library", media_cache)
