@@ -1,0 +1,165 @@
+"""The TUI's pure poller against the shared polling vectors and the §7 behaviours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vpo_tui.poller import CONNECTED, OFFLINE, RECONNECTING, Poller, load_rules
+
+VECTORS = json.loads((Path(__file__).parents[1] / "polling_vectors.json").read_text())["vectors"]
+
+
+class FakeClock:
+    """Manual time: the poller's countdown must be checked without waiting real minutes."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_vectors_file_is_not_empty() -> None:
+    assert len(VECTORS) >= 5
+    assert sum(len(v["steps"]) for v in VECTORS) >= 30
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_every_shared_vector(vector: dict) -> None:
+    poller = Poller(vector["interval_ms"], clock=FakeClock())
+    for index, step in enumerate(vector["steps"]):
+        ticket = poller.begin()
+        assert ticket is not None, f"step {index}: poller refused to start a request"
+        delay_s = poller.finish(ticket, step["outcome"])
+        where = f"{vector['name']} step {index}"
+        assert poller.failures == step["failures"], where
+        assert poller.state == step["state"], where
+        assert delay_s is not None, where
+        assert round(delay_s * 1000) == step["delay_ms"], where
+
+
+def test_rules_come_from_the_packaged_file() -> None:
+    rules = load_rules()
+    assert rules.interval_default_ms == 5000
+    assert (rules.interval_min_ms, rules.interval_max_ms) == (2000, 60000)
+    assert rules.request_timeout_ms == 10000
+    assert [rules.delay_ms(n, 5000) for n in range(1, 9)] == [
+        5000, 5000, 10000, 20000, 40000, 80000, 120000, 120000,
+    ]  # fmt: skip
+    # A week of failures must not build a giant number.
+    assert rules.delay_ms(10_000, 5000) == 120000
+
+
+def test_interval_is_clamped_and_log_interval_never_below_it() -> None:
+    rules = load_rules()
+    assert Poller(500).interval_ms == 2000
+    assert Poller(600_000).interval_ms == 60000
+    assert Poller().interval_ms == 5000
+    assert rules.log_interval_ms(20000, 15000) == 20000
+    assert rules.log_interval_ms(5000, None) == 15000
+
+
+def test_not_modified_is_a_success_that_resets_failures() -> None:
+    clock = FakeClock()
+    poller = Poller(5000, clock=clock)
+    for _ in range(4):
+        poller.finish(poller.begin(), "fail")
+    assert poller.state == OFFLINE
+    delay = poller.finish(poller.begin(), "not_modified")
+    assert (poller.state, poller.failures, delay) == (CONNECTED, 0, 5.0)
+    assert poller.last_success_at == clock.now
+
+
+def test_only_one_request_at_a_time() -> None:
+    poller = Poller(5000)
+    ticket = poller.begin()
+    assert ticket is not None
+    assert poller.in_flight
+    assert poller.begin() is None
+    assert poller.request_now() is False  # asks for a follow-up instead of a second request
+    assert poller.finish(ticket, "ok") == 0.0
+    assert poller.begin() is not None
+
+
+def test_pause_stops_scheduling_and_resume_polls_at_once() -> None:
+    clock = FakeClock()
+    poller = Poller(5000, clock=clock)
+    poller.finish(poller.begin(), "ok")
+    assert poller.seconds_until_next() == 5.0
+    poller.pause("focus")
+    assert poller.paused
+    assert poller.seconds_until_next() is None
+    assert poller.begin() is None  # a timer that fires anyway sends nothing
+    assert poller.resume("focus") is True
+    ticket = poller.begin()
+    assert ticket is not None
+    assert poller.finish(ticket, "ok") == 5.0
+
+
+def test_quick_blur_focus_during_a_request_never_makes_a_second_loop() -> None:
+    poller = Poller(5000)
+    ticket = poller.begin()
+    poller.pause("focus")
+    assert poller.resume("focus") is False  # the request in flight is the loop
+    assert poller.begin() is None
+    # It ends after the resume: exactly one next poll, and it follows at once.
+    assert poller.finish(ticket, "ok") == 0.0
+    assert poller.begin() is not None
+
+
+def test_request_ending_while_paused_arms_nothing() -> None:
+    poller = Poller(5000)
+    ticket = poller.begin()
+    poller.pause("focus")
+    assert poller.finish(ticket, "fail") is None
+    assert poller.failures == 1 and poller.state == RECONNECTING
+    assert poller.resume("focus") is True
+
+
+def test_pause_reasons_stack() -> None:
+    poller = Poller(5000)
+    poller.pause("focus")
+    poller.pause("user")
+    assert poller.resume("focus") is False
+    assert poller.paused
+    assert poller.resume("nobody-asked") is False
+    assert poller.resume("user") is True
+    assert not poller.paused
+
+
+def test_stop_and_stale_tickets() -> None:
+    poller = Poller(5000)
+    ticket = poller.begin()
+    poller.stop()
+    assert poller.finish(ticket, "ok") is None
+    assert poller.begin() is None
+    assert poller.request_now() is False
+    poller.restart()
+    fresh = poller.begin()
+    assert fresh is not None and fresh != ticket
+
+
+def test_restart_ignores_the_old_request() -> None:
+    poller = Poller(5000)
+    old = poller.begin()
+    poller.restart()
+    new = poller.begin()
+    assert poller.finish(old, "fail") is None
+    assert poller.failures == 0
+    assert poller.finish(new, "ok") == 5.0
+
+
+def test_offline_countdown_follows_the_clock() -> None:
+    clock = FakeClock()
+    poller = Poller(5000, clock=clock)
+    for _ in range(3):
+        poller.finish(poller.begin(), "fail")
+    assert poller.state == OFFLINE
+    assert poller.seconds_until_next() == 10.0
+    clock.now += 7.5
+    assert poller.seconds_until_next() == 2.5
+    clock.now += 60
+    assert poller.seconds_until_next() == 0.0

@@ -1,0 +1,244 @@
+"""The polling rules of design §7 as a pure state machine.
+
+The poller decides *when* the next request may go out and what the connection state is; it never
+performs I/O. The Textual layer (`vpo_tui.poll_loop`) asks it for permission to start a request,
+reports how the request ended, and arms a single one-shot timer with the delay the poller returns.
+Keeping the decisions here means the rules are tested with plain values (the shared vectors in
+`tests/polling_vectors.json`) and the same rules drive the web page's `polling.js`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+Outcome = Literal["ok", "not_modified", "fail"]
+ConnectionState = Literal["connected", "reconnecting", "offline"]
+
+CONNECTED: ConnectionState = "connected"
+RECONNECTING: ConnectionState = "reconnecting"
+OFFLINE: ConnectionState = "offline"
+
+
+@dataclass(frozen=True)
+class PollingRules:
+    """The constants of §7, read from `vpo/polling_rules.json` (the one source of truth)."""
+
+    interval_default_ms: int
+    interval_min_ms: int
+    interval_max_ms: int
+    log_interval_default_ms: int
+    request_timeout_ms: int
+    pause_within_ms: int
+    failures_before_backoff: int
+    initial_delay_ms: int
+    multiplier: int
+    max_delay_ms: int
+    reconnecting_from: int
+    offline_from: int
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> PollingRules:
+        backoff = data["backoff"]
+        states = data["states"]
+        return cls(
+            interval_default_ms=int(data["interval_ms"]["default"]),
+            interval_min_ms=int(data["interval_ms"]["min"]),
+            interval_max_ms=int(data["interval_ms"]["max"]),
+            log_interval_default_ms=int(data["log_interval_ms"]["default"]),
+            request_timeout_ms=int(data["request_timeout_ms"]),
+            pause_within_ms=int(data["pause_within_ms"]),
+            failures_before_backoff=int(backoff["failures_before_backoff"]),
+            initial_delay_ms=int(backoff["initial_delay_ms"]),
+            multiplier=int(backoff["multiplier"]),
+            max_delay_ms=int(backoff["max_delay_ms"]),
+            reconnecting_from=int(states["reconnecting"]),
+            offline_from=int(states["offline"]),
+        )
+
+    def clamp_interval_ms(self, interval_ms: float) -> int:
+        """An interval inside the allowed range (the daemon clamps too; never trust it blindly)."""
+        return int(min(max(interval_ms, self.interval_min_ms), self.interval_max_ms))
+
+    def log_interval_ms(self, interval_ms: int, log_interval_ms: float | None) -> int:
+        """The log interval is never below the status interval (§7)."""
+        wanted = self.log_interval_default_ms if log_interval_ms is None else log_interval_ms
+        return int(max(wanted, interval_ms))
+
+    def delay_ms(self, failures: int, interval_ms: int) -> int:
+        """Delay before the next poll after `failures` consecutive failures."""
+        if failures < self.failures_before_backoff:
+            return interval_ms
+        exponent = failures - self.failures_before_backoff
+        # Cap the exponent before computing so a week-long outage cannot build a huge integer.
+        if exponent > 32:
+            return self.max_delay_ms
+        return int(min(self.initial_delay_ms * self.multiplier**exponent, self.max_delay_ms))
+
+    def state_for(self, failures: int) -> ConnectionState:
+        if failures >= self.offline_from:
+            return OFFLINE
+        if failures >= self.reconnecting_from:
+            return RECONNECTING
+        return CONNECTED
+
+
+def load_rules() -> PollingRules:
+    """Read the packaged rules file (shipped inside `vpo`, shared with the web client)."""
+    text = resources.files("vpo").joinpath("polling_rules.json").read_text(encoding="utf-8")
+    return PollingRules.from_mapping(json.loads(text))
+
+
+class Poller:
+    """One polling loop's decisions: backoff, connection state, pauses, one request at a time.
+
+    Protocol for the caller:
+      ticket = poller.begin()          # None means "do not send now" (paused, busy or stopped)
+      ... send the request with a timeout of `request_timeout_s` ...
+      delay = poller.finish(ticket, outcome)   # seconds until the one next poll, or None
+    The caller arms exactly one timer with `delay` and calls `begin()` again when it fires. Because
+    `begin()` refuses while a request is in flight, a resume or a "refresh now" during a request can
+    never start a second loop; it only asks for the next poll to follow at once.
+    """
+
+    def __init__(
+        self,
+        interval_ms: float | None = None,
+        *,
+        rules: PollingRules | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rules = rules or load_rules()
+        self.clock = clock
+        self.interval_ms = self.rules.clamp_interval_ms(
+            self.rules.interval_default_ms if interval_ms is None else interval_ms
+        )
+        self.failures = 0
+        self.last_outcome: Outcome | None = None
+        self.last_success_at: float | None = None
+        self.next_poll_at: float | None = None
+        self._pause_reasons: set[str] = set()
+        self._in_flight: int | None = None
+        self._generation = 0
+        self._poll_right_after = False
+        self._stopped = False
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.rules.state_for(self.failures)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._pause_reasons)
+
+    @property
+    def pause_reasons(self) -> frozenset[str]:
+        return frozenset(self._pause_reasons)
+
+    @property
+    def in_flight(self) -> bool:
+        return self._in_flight is not None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def request_timeout_s(self) -> float:
+        return self.rules.request_timeout_ms / 1000
+
+    def set_interval_ms(self, interval_ms: float) -> None:
+        self.interval_ms = self.rules.clamp_interval_ms(interval_ms)
+
+    def seconds_until_next(self) -> float | None:
+        """Time to the scheduled poll (for the offline countdown); None when none is scheduled."""
+        if self.next_poll_at is None or self.paused or self._stopped:
+            return None
+        return max(0.0, self.next_poll_at - self.clock())
+
+    # -- request cycle ----------------------------------------------------------------------
+
+    def begin(self) -> int | None:
+        """Permission to send one request now; returns a ticket, or None to send nothing."""
+        if self._stopped or self.paused or self._in_flight is not None:
+            return None
+        self._in_flight = self._generation
+        self._poll_right_after = False
+        self.next_poll_at = None
+        return self._generation
+
+    def finish(self, ticket: int, outcome: Outcome) -> float | None:
+        """Record how the request ended; returns seconds until the next poll, or None for no timer.
+
+        A 304 (`not_modified`) is a success with nothing to apply. A stale ticket (the loop was
+        stopped or reset while the request was out) changes nothing.
+        """
+        if ticket != self._in_flight:
+            return None
+        self._in_flight = None
+        if ticket != self._generation:
+            return None
+        self.last_outcome = outcome
+        if outcome == "fail":
+            self.failures += 1
+        else:
+            self.failures = 0
+            self.last_success_at = self.clock()
+        if self._stopped or self.paused:
+            self.next_poll_at = None
+            return None
+        if self._poll_right_after:
+            self._poll_right_after = False
+            delay_s = 0.0
+        else:
+            delay_s = self.rules.delay_ms(self.failures, self.interval_ms) / 1000
+        self.next_poll_at = self.clock() + delay_s
+        return delay_s
+
+    def request_now(self) -> bool:
+        """The user (or a resume) wants fresh data: True means "begin() now".
+
+        While a request is in flight the answer is False and the next poll follows right after it
+        ends, so there is still only one loop.
+        """
+        if self._stopped or self.paused:
+            return False
+        if self._in_flight is not None:
+            self._poll_right_after = True
+            return False
+        return True
+
+    # -- pause / resume / stop --------------------------------------------------------------
+
+    def pause(self, reason: str) -> None:
+        """Stop scheduling polls until every reason is lifted (focus lost, user pause, hidden)."""
+        self._pause_reasons.add(reason)
+        self.next_poll_at = None
+
+    def resume(self, reason: str) -> bool:
+        """Lift one pause reason; True means the caller should poll at once (§7: resume fetches)."""
+        if reason not in self._pause_reasons:
+            return False
+        self._pause_reasons.discard(reason)
+        if self._pause_reasons:
+            return False
+        return self.request_now()
+
+    def stop(self) -> None:
+        """End the loop for good (a terminal job's detail view after its final fetch)."""
+        self._stopped = True
+        self.next_poll_at = None
+
+    def restart(self) -> None:
+        """Forget a stop and any in-flight request (their results will be ignored)."""
+        self._stopped = False
+        self._generation += 1
+        self._in_flight = None
+        self._poll_right_after = False
+        self.next_poll_at = None
