@@ -318,6 +318,13 @@ def describe_transport_error(exc: Exception, timeout: float) -> str:
     """A short human reason for a failed request, for DaemonUnreachable's message."""
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g} s"
+    # The asyncio transport wraps the OS error ("All connection attempts failed"), so look
+    # down the exception chain for the refusal the user can act on.
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
     text = str(exc).lower()
     if "refused" in text:
         return "connection refused"

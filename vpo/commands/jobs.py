@@ -1,9 +1,403 @@
-"""`vpo jobs` (placeholder until its module lands)."""
+"""`vpo jobs`: list, inspect, follow, cancel and wait for the daemon's jobs, from a shell or script.
+
+Everything goes through `vpo.client.VpoClient`, so the CLI sees exactly what the API serves.
+Failures end in one line on stderr and a non-zero exit code, never a traceback: scripts test the
+exit code, people read the line.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, NoReturn, TypeVar
 
 import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from vpo.client import ApiError, VpoClient, VpoError, client_settings
+from vpo.jobs import TERMINAL, parse_timestamp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# `vpo jobs wait` exit codes, for scripts.
+EXIT_COMPLETED, EXIT_FAILED, EXIT_CANCELLED, EXIT_TIMEOUT, EXIT_WAIT_ERROR = 0, 1, 2, 3, 4
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130  # the shell convention for "stopped by SIGINT"
+
+LOG_PAGE_LINES = 1000  # the API's maximum page, so a long log takes few requests
+STATUS_STYLES = {
+    "queued": "cyan",
+    "running": "bold yellow",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "magenta",
+}
+WAIT_EXIT_CODES = {"completed": EXIT_COMPLETED, "failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED}
 
 
-@click.command()
-def jobs() -> None:
-    """Not built yet."""
-    raise click.ClickException("vpo jobs: not built yet")
+class JobsCommandError(click.ClickException):
+    """One-line failure with a chosen exit code (click prints it as "Error: ...")."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def reports_errors(exit_code: int = EXIT_ERROR) -> Callable[[F], F]:
+    """Turn client errors and Ctrl+C into one line and an exit code instead of a traceback."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except VpoError as exc:
+                raise JobsCommandError(str(exc), exit_code) from None
+            except KeyboardInterrupt:
+                click.echo("", err=True)
+                sys.exit(EXIT_INTERRUPTED)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting (pure)
+
+
+def format_duration(seconds: int | float | None) -> str:
+    if seconds is None:
+        return ""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def format_time(value: str | None) -> str:
+    """An API timestamp in the local time zone, to the second; unparsable text passes through."""
+    if not value:
+        return ""
+    try:
+        moment = parse_timestamp(value)
+    except ValueError:
+        return value
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_progress(job: dict[str, Any]) -> str:
+    percent = job.get("progress_percent")
+    if isinstance(percent, int | float):
+        return f"{int(percent)}%"
+    if job.get("status") == "running":
+        return "…"  # running with no known total yet
+    return ""
+
+
+def format_counts(job: dict[str, Any]) -> str:
+    processed, total = job.get("processed_count"), job.get("total_count")
+    if total is None:
+        return f"{processed or 0} files so far" if processed else ""
+    return f"{processed or 0} of {total} files"
+
+
+def job_outcome_line(job: dict[str, Any]) -> str:
+    """The one line `vpo jobs wait` prints when a job ends."""
+    short = job.get("id_short") or str(job.get("id", ""))[:8]
+    status = job.get("status", "?")
+    line = f"job {short} {status}"
+    duration = format_duration(job.get("duration_seconds"))
+    if duration:
+        line += f" after {duration}"
+    if status == "failed" and job.get("error_message"):
+        line += f": {job['error_message']}"
+    elif job.get("summary"):
+        line += f": {job['summary']}"
+    return line
+
+
+def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
+    progress = format_progress(job)
+    counts = format_counts(job)
+    if counts:
+        progress = f"{progress} ({counts})" if progress else counts
+    if job.get("phase"):
+        progress = f"{progress}, phase {job['phase']}" if progress else f"phase {job['phase']}"
+    rows = [
+        ("type", str(job.get("job_type", ""))),
+        ("status", str(job.get("status", ""))),
+        ("progress", progress),
+        ("target", str(job.get("file_path") or "")),
+        ("priority", str(job.get("priority", ""))),
+        ("created", format_time(job.get("created_at"))),
+        ("started", format_time(job.get("started_at"))),
+        ("completed", format_time(job.get("completed_at"))),
+        ("duration", format_duration(job.get("duration_seconds"))),
+        ("attempts", str(job.get("attempts", ""))),
+        ("summary", str(job.get("summary") or "")),
+        ("error", str(job.get("error_message") or "")),
+    ]
+    return [(name, value) for name, value in rows if value]
+
+
+def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("TYPE", no_wrap=True)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("PROGRESS", justify="right", no_wrap=True)
+    table.add_column("TARGET", overflow="fold")
+    table.add_column("CREATED", no_wrap=True)
+    table.add_column("DURATION", justify="right", no_wrap=True)
+    for job in jobs_:
+        status = str(job.get("status", ""))
+        table.add_row(
+            str(job.get("id_short") or str(job.get("id", ""))[:8]),
+            str(job.get("job_type", "")),
+            Text(status, style=STATUS_STYLES.get(status, "")),
+            format_progress(job),
+            Text(str(job.get("file_path") or "")),
+            format_time(job.get("created_at")),
+            format_duration(job.get("duration_seconds")),
+        )
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def _client(ctx: click.Context) -> VpoClient:
+    url_flag, token_flag = ctx.obj
+    url, token = client_settings(url_flag, token_flag, os.environ)
+    return ctx.with_resource(VpoClient(url, token))
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@click.group()
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Daemon URL (default: $VPO_URL, else server.bind/port from the config file, "
+    "else http://127.0.0.1:8321).",
+)
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    help="API token (default: $VPO_TOKEN, else server.auth_token from the config file).",
+)
+@click.pass_context
+def jobs(ctx: click.Context, url: str | None, token: str | None) -> None:
+    """List, inspect, follow, cancel and wait for the daemon's jobs."""
+    ctx.obj = (url, token)
+
+
+@jobs.command("list")
+@click.option("--status", help="Only jobs with this status (queued, running, completed, ...).")
+@click.option("--type", "job_type", help="Only jobs of this type (e.g. scan).")
+@click.option("--since", help="Only jobs created within this window: 24h, 7d or 30d.")
+@click.option("--search", help="Only jobs whose target path contains this text.")
+@click.option("--sort", help="created_at, job_type, status, file_path or duration.")
+@click.option("--order", type=click.Choice(["asc", "desc"]), help="Sort order (default desc).")
+@click.option("--limit", type=int, help="Jobs per page, 1-100 (default 50).")
+@click.option("--offset", type=int, help="Skip this many jobs (paging).")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON page.")
+@click.pass_context
+@reports_errors()
+def list_command(
+    ctx: click.Context,
+    status: str | None,
+    job_type: str | None,
+    since: str | None,
+    search: str | None,
+    sort: str | None,
+    order: str | None,
+    limit: int | None,
+    offset: int | None,
+    as_json: bool,
+) -> None:
+    """List jobs, newest first."""
+    page = (
+        _client(ctx)
+        .list_jobs(
+            status=status,
+            job_type=job_type,
+            since=since,
+            search=search,
+            sort=sort,
+            order=order,
+            limit=limit,
+            offset=offset,
+        )
+        .data
+    )
+    assert page is not None
+    if as_json:
+        _print_json(asdict(page))
+        return
+    if not page.jobs:
+        click.echo("no jobs match these filters" if page.has_filters else "no jobs yet")
+        return
+    console = Console(highlight=False)
+    console.print(jobs_table(page.jobs))
+    first = page.offset + 1
+    last = page.offset + len(page.jobs)
+    console.print(f"{first}-{last} of {page.total} jobs", style="dim")
+
+
+@jobs.command("show")
+@click.argument("job_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON for the job.")
+@click.pass_context
+@reports_errors()
+def show_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
+    """Show one job (ID may be the 8-character short id)."""
+    client = _client(ctx)
+    job = client.get_job(client.resolve_job_id(job_id)).data
+    assert job is not None
+    if as_json:
+        _print_json(job)
+        return
+    click.echo(f"job {job.get('id')}")
+    width = max(len(name) for name, _ in job_detail_rows(job))
+    for name, value in job_detail_rows(job):
+        click.echo(f"  {name.ljust(width)}  {value}")
+
+
+def _print_log_lines(client: VpoClient, job_id: str, offset: int, cache: dict[str, Any]) -> int:
+    """Print every log line from `offset` on; return the offset after the last printed line.
+
+    `cache` holds the ETag of the last empty answer, so an idle follow costs a 304 per poll.
+    """
+    while True:
+        etag = cache.get("etag") if cache.get("offset") == offset else None
+        result = client.get_logs(job_id, lines=LOG_PAGE_LINES, offset=offset, etag=etag)
+        if result.not_modified or result.data is None:
+            return offset
+        page = result.data
+        for line in page.lines:
+            click.echo(line)
+        cache["offset"], cache["etag"] = page.offset + len(page.lines), result.etag
+        offset = page.offset + len(page.lines)
+        if not page.has_more or not page.lines:
+            return offset
+
+
+@jobs.command("logs")
+@click.argument("job_id", metavar="ID")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the job ends.")
+@click.option(
+    "--lines", "-n", "last_lines", type=click.IntRange(min=0), help="Start with the last N lines."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.2),
+    default=1.0,
+    show_default=True,
+    help="Seconds between polls with --follow.",
+)
+@click.pass_context
+@reports_errors()
+def logs_command(
+    ctx: click.Context, job_id: str, follow: bool, last_lines: int | None, interval: float
+) -> None:
+    """Print a job's log; with --follow, keep printing new lines until the job ends."""
+    client = _client(ctx)
+    job_id = client.resolve_job_id(job_id)
+    offset = 0
+    if last_lines is not None:
+        head = client.get_logs(job_id, lines=1, offset=0).data
+        assert head is not None
+        offset = max(0, head.total_lines - last_lines)
+    cache: dict[str, Any] = {}
+    if not follow:
+        _print_log_lines(client, job_id, offset, cache)
+        return
+    while True:
+        # Status first, then the lines: when the job is terminal, this drain is the final
+        # fetch and sees every line the job ever wrote.
+        job = client.get_job(job_id).data
+        assert job is not None
+        offset = _print_log_lines(client, job_id, offset, cache)
+        if job.get("status") in TERMINAL:
+            return
+        time.sleep(interval)
+
+
+@jobs.command("cancel")
+@click.argument("job_id", metavar="ID")
+@click.pass_context
+@reports_errors()
+def cancel_command(ctx: click.Context, job_id: str) -> None:
+    """Cancel a queued job now, or ask a running job to stop at its next file."""
+    client = _client(ctx)
+    job = client.cancel_job(client.resolve_job_id(job_id))
+    short = job.get("id_short") or str(job.get("id", ""))[:8]
+    if job.get("status") in TERMINAL:
+        click.echo(f"job {short} {job.get('status')}")
+    else:
+        click.echo(f"cancel requested for job {short} ({job.get('status')}); it stops shortly")
+
+
+def _finish_wait(job: dict[str, Any]) -> NoReturn:
+    click.echo(job_outcome_line(job))
+    sys.exit(WAIT_EXIT_CODES.get(str(job.get("status")), EXIT_FAILED))
+
+
+@jobs.command("wait")
+@click.argument("job_id", metavar="ID")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    help="Give up after this many seconds (exit 3). Default: wait as long as it takes.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.2),
+    default=1.0,
+    show_default=True,
+    help="Seconds between status checks.",
+)
+@click.pass_context
+@reports_errors(exit_code=EXIT_WAIT_ERROR)
+def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interval: float) -> None:
+    """Wait for a job to end. Exit 0 completed, 1 failed, 2 cancelled, 3 timeout, 4 error."""
+    client = _client(ctx)
+    job_id = client.resolve_job_id(job_id)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    job: dict[str, Any] | None = None
+    etag: str | None = None
+    while True:
+        result = client.get_job(job_id, etag=etag)
+        if not result.not_modified:
+            job, etag = result.data, result.etag
+        if job is None:
+            raise ApiError(500, "INVALID_RESPONSE", "the daemon sent no job data")
+        if job.get("status") in TERMINAL:
+            _finish_wait(job)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                short = job.get("id_short") or job_id[:8]
+                progress = format_progress(job)
+                state = f"{job.get('status')}, {progress}" if progress else job.get("status")
+                click.echo(f"timed out after {timeout:g}s waiting for job {short} ({state})")
+                sys.exit(EXIT_TIMEOUT)
+            time.sleep(min(interval, remaining))
+        else:
+            time.sleep(interval)
