@@ -1,0 +1,163 @@
+"""Job vocabulary: statuses, the `Job` record and the shape jobs take in the API (§4, §6).
+
+Pure: no I/O. The store builds `Job` values from rows; the server and the clients turn them into
+dicts with `to_list_dict` / `to_detail_dict`, so every consumer agrees on one shape. Statuses and
+job types are open strings: a value this version does not know passes through unchanged, so a
+newer daemon never crashes an older client.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+)
+STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED)
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+
+SCAN = "scan"
+
+# The keys a scan's summary_raw carries; `summary` is built from them.
+SUMMARY_KEYS = ("found", "scanned", "skipped", "added", "removed", "errors", "probe_skipped")
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and "Z": fixed width, so text order is time order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of `format_timestamp`; accepts any ISO 8601 form, naive values are taken as UTC."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary_sentence(summary_raw: dict | None) -> str | None:
+    """One human sentence for a summary_raw dict, or None when there is nothing to say.
+
+    Scan summaries get a fixed phrasing; any other dict (a future job type) is listed as
+    "key: value" pairs so it is still readable without this version knowing its keys.
+    """
+    if not summary_raw:
+        return None
+    if not any(key in summary_raw for key in SUMMARY_KEYS):
+        pairs = ", ".join(f"{key}: {value}" for key, value in summary_raw.items())
+        return f"{pairs}."
+
+    def count(key: str) -> int:
+        value = summary_raw.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    parts = [
+        f"{count('scanned')} scanned ({count('added')} new)",
+        f"{count('skipped')} unchanged",
+        f"{count('removed')} missing",
+        _plural(count("errors"), "error"),
+    ]
+    sentence = f"Found {_plural(count('found'), 'file')}: " + ", ".join(parts) + "."
+    if summary_raw.get("probe_skipped"):
+        sentence += " Probing was skipped (ffprobe not available)."
+    return sentence
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job row. Timestamps are ISO 8601 UTC strings ("...Z") exactly as stored."""
+
+    id: str
+    job_type: str
+    status: str
+    priority: int
+    file_path: str
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    progress_percent: float | None
+    phase: str | None
+    processed_count: int
+    total_count: int | None
+    error_message: str | None
+    summary_raw: dict | None
+    attempts: int
+    params: dict = field(default_factory=dict)
+    cancel_requested: bool = False
+    version: int = 1
+    owner: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def id_short(self) -> str:
+        return self.id[:8]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def summary(self) -> str | None:
+        return summary_sentence(self.summary_raw)
+
+    def duration_seconds(self, now: datetime) -> int | None:
+        """Whole seconds from started_at to completed_at (or to `now` while unfinished).
+
+        Floored so the value changes at most once a second, which keeps ETags stable between
+        polls; never negative, even if clocks disagree.
+        """
+        if not self.started_at:
+            return None
+        start = parse_timestamp(self.started_at)
+        if self.completed_at:
+            end = parse_timestamp(self.completed_at)
+        else:
+            end = now if now.tzinfo else now.replace(tzinfo=UTC)
+        elapsed = (end - start) / timedelta(seconds=1)
+        return max(0, math.floor(elapsed))
+
+    def to_list_dict(self, now: datetime) -> dict:
+        """The §6 list item: what `GET /api/jobs` returns per job."""
+        return {
+            "id": self.id,
+            "id_short": self.id_short,
+            "job_type": self.job_type,
+            "status": self.status,
+            "priority": self.priority,
+            "file_path": self.file_path,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "progress_percent": self.progress_percent,
+            "phase": self.phase,
+            "processed_count": self.processed_count,
+            "total_count": self.total_count,
+            "duration_seconds": self.duration_seconds(now),
+            "error_message": self.error_message,
+            "attempts": self.attempts,
+        }
+
+    def to_detail_dict(self, now: datetime, has_logs: bool) -> dict:
+        """The §6 detail: list fields plus summary, summary_raw and has_logs."""
+        detail = self.to_list_dict(now)
+        detail["summary"] = self.summary
+        detail["summary_raw"] = dict(self.summary_raw) if self.summary_raw is not None else None
+        detail["has_logs"] = has_logs
+        return detail

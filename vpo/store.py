@@ -1,0 +1,1086 @@
+"""The job store: the only module that speaks SQL.
+
+One SQLite file `<data_dir>/vpo.db` in WAL mode, shared by the daemon and foreground `vpo scan`
+processes. Writes go through one writer connection behind a lock, each a short
+`BEGIN IMMEDIATE` transaction, so a writer never holds the database across file I/O. Reads use
+one connection per thread: under WAL a reader works on its own snapshot and never waits for a
+writer, which keeps API requests fast while a scan is writing progress.
+
+Every write to a job row bumps the row's `version` and the store-wide `change_counter` in the
+same transaction; the server derives ETags from them, so a poll that finds nothing new is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from vpo import joblog
+from vpo.jobs import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    TERMINAL,
+    Job,
+    format_timestamp,
+    parse_timestamp,
+    utc_now,
+)
+
+DB_FILENAME = "vpo.db"
+LOGS_DIRNAME = "logs"
+BUSY_TIMEOUT_MS = 10_000
+SCAN_STATUSES = ("ok", "error", "missing")
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+class StoreError(Exception):
+    """Base of the store's errors; the message is one sentence fit for a user."""
+
+
+class JobNotFound(StoreError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} does not exist")
+        self.job_id = job_id
+
+
+class JobAlreadyTerminal(StoreError):
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} is already {job.status}")
+        self.job = job
+
+
+class SchemaTooNew(StoreError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Value types
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A validated list request (built by vpo/server/query.py)."""
+
+    status: str | None = None
+    job_type: str | None = None
+    since: datetime | None = None
+    search: str | None = None
+    id_prefix: str | None = None
+    sort: str = "created_at"
+    order: str = "desc"
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    index: int
+    type: str | None
+    codec: str | None = None
+    language: str | None = None
+    channels: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """What a scan learned about one file. `scan_status` is 'ok' or 'error' (with scan_error).
+
+    container, duration and streams are None/empty when they were not probed (no ffprobe, or
+    the probe failed): the store never invents them.
+    """
+
+    path: str
+    size: int
+    mtime: float
+    hash: str | None = None
+    container: str | None = None
+    duration: float | None = None
+    scan_status: str = "ok"
+    scan_error: str | None = None
+    streams: list[StreamInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What the store already knows of a file, enough to decide whether to rescan it."""
+
+    path: str
+    size: int
+    mtime: float
+    scan_status: str
+    hash: str | None = None
+
+    @property
+    def status(self) -> str:
+        return self.scan_status
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    size: int
+    mtime: float
+    hash: str | None
+    container: str | None
+    duration: float | None
+    scan_status: str
+    scan_error: str | None
+    last_job_id: str | None
+    updated_at: str
+    streams: list[StreamInfo]
+
+
+@dataclass(frozen=True)
+class FileError:
+    path: str
+    message: str
+    job_id: str
+    created_at: str
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "message": self.message, "created_at": self.created_at}
+
+
+# ---------------------------------------------------------------------------------------------
+# Process owners: which process runs a job, and whether it is still there.
+
+_PROCESS_OWNER: str | None = None
+
+
+def _process_start_epoch(pid: int) -> int | None:
+    """Start time of a process in whole epoch seconds (Linux /proc), None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode("ascii", "replace")
+        # The command name may hold spaces and parentheses; fields resume after the last ')'.
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"btime "):
+                    boot = int(line.split()[1])
+                    break
+            else:
+                return None
+        return boot + start_ticks // os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_owner() -> str:
+    """This process's owner id, `<hostname>:<pid>:<start-epoch>`, as stored in jobs.owner."""
+    global _PROCESS_OWNER
+    pid = os.getpid()
+    if _PROCESS_OWNER is None or _PROCESS_OWNER.split(":")[-2] != str(pid):  # forked child
+        start = _process_start_epoch(pid) or int(time.time())
+        _PROCESS_OWNER = f"{socket.gethostname()}:{pid}:{start}"
+    return _PROCESS_OWNER
+
+
+def owner_is_alive(owner: str | None) -> bool:
+    """Whether the process named by an owner id still runs (the default orphan check).
+
+    A job owned by another host cannot be checked and is assumed alive (never steal work that
+    may be running). A pid that now belongs to a process started at another time is dead: the
+    pid was reused after the owner exited.
+    """
+    if not owner:
+        return False
+    try:
+        host, pid_text, start_text = owner.rsplit(":", 2)
+        pid, start = int(pid_text), int(start_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return True
+    if pid == os.getpid():
+        return owner == process_owner()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    actual_start = _process_start_epoch(pid)
+    return actual_start is None or abs(actual_start - start) <= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema
+
+# Each entry migrates from version i to i + 1; never edit a released entry, append a new one.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        )""",
+        "INSERT INTO meta (key, value) VALUES ('change_counter', 0)",
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            job_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            priority INTEGER NOT NULL DEFAULT 100,
+            file_path TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            completed_at TEXT,
+            progress_percent REAL,
+            phase TEXT,
+            processed_count INTEGER NOT NULL DEFAULT 0,
+            total_count INTEGER,
+            error_message TEXT,
+            summary_raw TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            params TEXT NOT NULL DEFAULT '{}',
+            owner TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX jobs_by_created ON jobs (created_at, id)",
+        "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
+        "CREATE INDEX jobs_by_type ON jobs (job_type, created_at)",
+        "CREATE INDEX jobs_queue ON jobs (status, priority, created_at, id)",
+        """CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            hash TEXT,
+            container TEXT,
+            duration REAL,
+            scan_status TEXT NOT NULL CHECK (scan_status IN ('ok', 'error', 'missing')),
+            scan_error TEXT,
+            last_job_id TEXT REFERENCES jobs (id) ON DELETE SET NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX files_by_last_job ON files (last_job_id)",
+        """CREATE TABLE streams (
+            file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+            stream_index INTEGER NOT NULL,
+            stream_type TEXT,
+            codec TEXT,
+            language TEXT,
+            channels INTEGER,
+            width INTEGER,
+            height INTEGER,
+            PRIMARY KEY (file_id, stream_index)
+        )""",
+        """CREATE TABLE file_errors (
+            id INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            message TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (job_id, path)
+        )""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_JOB_COLUMNS = (
+    "id, job_type, status, priority, file_path, created_at, started_at, completed_at, "
+    "progress_percent, phase, processed_count, total_count, error_message, summary_raw, "
+    "attempts, params, cancel_requested, version, owner, updated_at"
+)
+
+# Each job write also bumps the store-wide counter; run inside the same transaction.
+_BUMP_COUNTER = "UPDATE meta SET value = value + 1 WHERE key = 'change_counter'"
+
+_SORT_COLUMNS = {
+    "created_at": "created_at",
+    "job_type": "job_type",
+    "status": "status",
+    "file_path": "file_path",
+}
+
+
+def _like_escape(text: str) -> str:
+    """Make `text` match literally inside a LIKE pattern that uses ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _row_to_job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        job_type=row["job_type"],
+        status=row["status"],
+        priority=row["priority"],
+        file_path=row["file_path"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        progress_percent=row["progress_percent"],
+        phase=row["phase"],
+        processed_count=row["processed_count"],
+        total_count=row["total_count"],
+        error_message=row["error_message"],
+        summary_raw=json.loads(row["summary_raw"]) if row["summary_raw"] is not None else None,
+        attempts=row["attempts"],
+        params=json.loads(row["params"]) if row["params"] else {},
+        cancel_requested=bool(row["cancel_requested"]),
+        version=row["version"],
+        owner=row["owner"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _now_text() -> str:
+    return format_timestamp(utc_now())
+
+
+def _check_count(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+class JobStore:
+    """Thread-safe access to jobs, scanned files and their errors. See module docstring."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir).expanduser()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir = self.data_dir / LOGS_DIRNAME
+        self.logs_dir.mkdir(exist_ok=True)
+        self.db_path = self.data_dir / DB_FILENAME
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._writer = self._connect()
+        self._writer.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable across application crashes in WAL mode and much cheaper per commit.
+        self._writer.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves so transactions stay short and explicit.
+        # check_same_thread=False: the writer is shared behind a lock, readers are closed by
+        # close() from whichever thread calls it.
+        conn = sqlite3.connect(
+            self.db_path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("the job store is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction on the writer connection."""
+        with self._write_lock:
+            if self._closed:
+                raise StoreError("the job store is closed")
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                # Some errors (disk full, I/O) already rolled the transaction back.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read snapshot: several SELECTs that must agree (a page and its total)."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.db_path} has schema version {current}, newer than this VPO "
+                    f"understands ({SCHEMA_VERSION}); upgrade VPO"
+                )
+            for version in range(current, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+            if current != SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def schema_version(self) -> int:
+        return self._reader().execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                with suppress(sqlite3.Error):
+                    conn.close()
+            self._readers.clear()
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def store_stats(self) -> dict:
+        """Health check for /health: the database answers a query. Never raises."""
+        try:
+            self._reader().execute("SELECT 1").fetchone()
+            counts = self.counts_by_status()
+        except (sqlite3.Error, StoreError) as exc:
+            return {"ok": False, "error": str(exc), "path": str(self.db_path)}
+        return {
+            "ok": True,
+            "path": str(self.db_path),
+            "schema_version": SCHEMA_VERSION,
+            "jobs_queued": counts.get(QUEUED, 0),
+            "jobs_running": counts.get(RUNNING, 0),
+        }
+
+    # -- jobs: reads -------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = (
+            self._reader()
+            .execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+            .fetchone()
+        )
+        return _row_to_job(row) if row else None
+
+    def jobs_by_prefix(self, prefix: str, limit: int = 2) -> list[Job]:
+        """Jobs whose id starts with `prefix`, to resolve short ids (2 reveal an ambiguity)."""
+        pattern = _like_escape(prefix.lower()) + "%"
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?",
+                (pattern, limit),
+            )
+            .fetchall()
+        )
+        return [_row_to_job(row) for row in rows]
+
+    def list_jobs(self, q: JobQuery) -> tuple[list[Job], int]:
+        """One page of jobs and the total matching the filters (from one snapshot)."""
+        if q.order not in ("asc", "desc"):
+            raise ValueError(f"order must be 'asc' or 'desc', got {q.order!r}")
+        if q.limit < 1 or q.offset < 0:
+            raise ValueError("limit must be at least 1 and offset not negative")
+        where: list[str] = []
+        args: list[object] = []
+        if q.status is not None:
+            where.append("status = ?")
+            args.append(q.status)
+        if q.job_type is not None:
+            where.append("job_type = ?")
+            args.append(q.job_type)
+        if q.since is not None:
+            where.append("created_at >= ?")
+            args.append(format_timestamp(q.since))
+        if q.search:
+            where.append("file_path LIKE ? ESCAPE '\\'")
+            args.append("%" + _like_escape(q.search) + "%")
+        if q.id_prefix:
+            where.append("id LIKE ? ESCAPE '\\'")
+            args.append(_like_escape(q.id_prefix.lower()) + "%")
+        where_sql = ("WHERE " + " AND ".join(where)) if where else ""
+        direction = "ASC" if q.order == "asc" else "DESC"
+        sort_args: list[object] = []
+        if q.sort == "duration":
+            # Running jobs count to now; jobs never started have no duration and go last.
+            sort_args.append(_now_text())
+            order_sql = (
+                "ORDER BY (started_at IS NULL), "
+                "(julianday(COALESCE(completed_at, ?)) - julianday(started_at)) "
+                f"{direction}, id {direction}"
+            )
+        elif q.sort in _SORT_COLUMNS:
+            order_sql = f"ORDER BY {_SORT_COLUMNS[q.sort]} {direction}, id {direction}"
+        else:
+            raise ValueError(f"cannot sort by {q.sort!r}")
+        with self._read() as conn:
+            total = conn.execute(f"SELECT count(*) FROM jobs {where_sql}", args).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs {where_sql} {order_sql} LIMIT ? OFFSET ?",
+                [*args, *sort_args, q.limit, q.offset],
+            ).fetchall()
+        return [_row_to_job(row) for row in rows], total
+
+    def change_counter(self) -> int:
+        row = (
+            self._reader().execute("SELECT value FROM meta WHERE key = 'change_counter'").fetchone()
+        )
+        return row[0]
+
+    def counts_by_status(self) -> dict[str, int]:
+        """Jobs per status; the five known statuses are always present (0 when none)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for row in self._reader().execute("SELECT status, count(*) FROM jobs GROUP BY status"):
+            counts[row[0]] = row[1]
+        return counts
+
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether the job's runner should stop now.
+
+        True also when the job vanished or is no longer running (cancelled, requeued elsewhere):
+        in either case nobody wants the work to go on.
+        """
+        row = (
+            self._reader()
+            .execute("SELECT status, cancel_requested FROM jobs WHERE id = ?", (job_id,))
+            .fetchone()
+        )
+        if row is None:
+            return True
+        return bool(row["cancel_requested"]) or row["status"] != RUNNING
+
+    # -- jobs: writes ------------------------------------------------------------------------
+
+    def _fetch_for_write(self, conn: sqlite3.Connection, job_id: str) -> Job:
+        row = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        return _row_to_job(row)
+
+    def _update_job(
+        self, conn: sqlite3.Connection, job_id: str, assignments: dict[str, object], now: str
+    ) -> Job:
+        """Apply column assignments, bump version and change_counter; return the new row."""
+        columns = ", ".join(f"{name} = ?" for name in assignments)
+        row = conn.execute(
+            f"UPDATE jobs SET {columns}, version = version + 1, updated_at = ? "
+            f"WHERE id = ? RETURNING {_JOB_COLUMNS}",
+            [*assignments.values(), now, job_id],
+        ).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        conn.execute(_BUMP_COUNTER)
+        return _row_to_job(row)
+
+    def create_job(
+        self,
+        job_type: str,
+        file_path: str,
+        *,
+        params: dict | None = None,
+        priority: int = 100,
+        status: str = QUEUED,
+        owner: str | None = None,
+        created_at: datetime | None = None,
+    ) -> Job:
+        """Insert a new job. status=RUNNING is for foreground runs (`vpo scan`): the job starts
+        at once, owned by `owner` (default: this process), with attempts = 1.
+
+        `created_at` backdates a job (tests of `since` and pruning); by default creation times
+        strictly increase so jobs created in the same millisecond keep their order.
+        """
+        if not job_type or not isinstance(job_type, str):
+            raise ValueError("job_type must be a non-empty string")
+        if not isinstance(file_path, str) or not file_path:
+            raise ValueError("file_path must be a non-empty string")
+        if status not in (QUEUED, RUNNING):
+            raise ValueError(f"a new job must be queued or running, not {status!r}")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise ValueError(f"priority must be an integer, got {priority!r}")
+        params_text = json.dumps(params or {}, sort_keys=True)
+        job_id = str(uuid.uuid4())
+        with self._write() as conn:
+            now_dt = utc_now()
+            if created_at is None:
+                latest = conn.execute("SELECT max(created_at) FROM jobs").fetchone()[0]
+                created_dt = now_dt
+                if latest is not None and format_timestamp(created_dt) <= latest:
+                    created_dt = parse_timestamp(latest) + timedelta(milliseconds=1)
+            else:
+                created_dt = created_at
+            created = format_timestamp(created_dt)
+            running = status == RUNNING
+            row = conn.execute(
+                f"""INSERT INTO jobs (id, job_type, status, priority, file_path, created_at,
+                        started_at, attempts, params, owner, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    RETURNING {_JOB_COLUMNS}""",
+                (
+                    job_id,
+                    job_type,
+                    status,
+                    priority,
+                    file_path,
+                    created,
+                    format_timestamp(max(now_dt, created_dt)) if running else None,
+                    1 if running else 0,
+                    params_text,
+                    (owner or process_owner()) if running else owner,
+                    format_timestamp(now_dt),
+                ),
+            ).fetchone()
+            conn.execute(_BUMP_COUNTER)
+        return _row_to_job(row)
+
+    def claim_next_job(self, owner: str) -> Job | None:
+        """Atomically take the next queued job (priority, then creation order) for `owner`.
+
+        The select and the status change are one UPDATE inside BEGIN IMMEDIATE, so two
+        claimers, in threads or in separate processes, can never take the same job.
+        """
+        if not owner:
+            raise ValueError("owner must be given")
+        now = _now_text()
+        with self._write() as conn:
+            row = conn.execute(
+                f"""UPDATE jobs SET status = 'running', owner = ?, started_at = ?,
+                        completed_at = NULL, attempts = attempts + 1, cancel_requested = 0,
+                        progress_percent = NULL, phase = NULL, processed_count = 0,
+                        total_count = NULL, error_message = NULL,
+                        version = version + 1, updated_at = ?
+                    WHERE id = (SELECT id FROM jobs WHERE status = 'queued'
+                                ORDER BY priority, created_at, id LIMIT 1)
+                      AND status = 'queued'
+                    RETURNING {_JOB_COLUMNS}""",
+                (owner, now, now),
+            ).fetchone()
+            if row is None:
+                return None
+            # A new attempt starts with a clean error list; the scan records them again.
+            conn.execute("DELETE FROM file_errors WHERE job_id = ?", (row["id"],))
+            conn.execute(_BUMP_COUNTER)
+        return _row_to_job(row)
+
+    def update_progress(
+        self,
+        job_id: str,
+        *,
+        phase: str | None = None,
+        processed: int | None = None,
+        total: int | None = None,
+        percent: float | None = None,
+    ) -> bool:
+        """Record progress of a running job; arguments left None keep their stored value.
+
+        Returns False (and writes nothing) when the job is no longer running, so a late
+        progress callback after a cancel or requeue is harmless. 100 is reserved for completed
+        jobs (§4), so a running job's percent is held just below it.
+        """
+        _check_count("processed", processed)
+        _check_count("total", total)
+        if percent is not None:
+            percent = float(percent)
+            if not 0.0 <= percent <= 100.0:  # also rejects NaN
+                raise ValueError(f"percent must be between 0 and 100, got {percent!r}")
+            percent = min(percent, 99.9)
+        assignments: dict[str, object] = {}
+        if phase is not None:
+            assignments["phase"] = phase
+        if processed is not None:
+            assignments["processed_count"] = processed
+        if total is not None:
+            assignments["total_count"] = total
+        if percent is not None:
+            assignments["progress_percent"] = percent
+        now = _now_text()
+        with self._write() as conn:
+            job = self._fetch_for_write(conn, job_id)
+            if job.status != RUNNING:
+                return False
+            if not assignments:
+                return True
+            self._update_job(conn, job_id, assignments, now)
+        return True
+
+    def finish_job(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        error_message: str | None = None,
+        summary_raw: dict | None = None,
+    ) -> Job:
+        """End a queued or running job in a terminal status; completed sets progress to 100."""
+        if status not in TERMINAL:
+            raise ValueError(f"finish_job needs a terminal status, not {status!r}")
+        summary_text = json.dumps(summary_raw) if summary_raw is not None else None
+        now = _now_text()
+        with self._write() as conn:
+            job = self._fetch_for_write(conn, job_id)
+            if job.is_terminal:
+                raise JobAlreadyTerminal(job)
+            assignments: dict[str, object] = {
+                "status": status,
+                "completed_at": now,
+                "error_message": error_message,
+            }
+            if summary_text is not None:
+                assignments["summary_raw"] = summary_text
+            if status == COMPLETED:
+                assignments["progress_percent"] = 100.0
+            return self._update_job(conn, job_id, assignments, now)
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Queued: cancelled at once. Running: flag set, the runner stops at its next file
+        boundary. Raises JobNotFound or JobAlreadyTerminal."""
+        now = _now_text()
+        with self._write() as conn:
+            job = self._fetch_for_write(conn, job_id)
+            if job.is_terminal:
+                raise JobAlreadyTerminal(job)
+            if job.status == QUEUED:
+                return self._update_job(
+                    conn, job_id, {"status": CANCELLED, "completed_at": now}, now
+                )
+            if job.cancel_requested:
+                return job
+            # Running, or an unknown non-terminal status from a newer version: ask it to stop.
+            return self._update_job(conn, job_id, {"cancel_requested": 1}, now)
+
+    def requeue_job(self, job_id: str, reason: str) -> None:
+        """Put a running job back in the queue (daemon shutdown, orphan recovery).
+
+        attempts is kept, so repeated interruptions add up. The reason is kept in
+        error_message until the job is claimed again.
+        """
+        now = _now_text()
+        with self._write() as conn:
+            job = self._fetch_for_write(conn, job_id)
+            if job.is_terminal:
+                raise JobAlreadyTerminal(job)
+            if job.status == QUEUED:
+                return
+            self._requeue(conn, job_id, reason, now)
+
+    def _requeue(self, conn: sqlite3.Connection, job_id: str, reason: str, now: str) -> Job:
+        return self._update_job(
+            conn,
+            job_id,
+            {
+                "status": QUEUED,
+                "owner": None,
+                "started_at": None,
+                "completed_at": None,
+                "cancel_requested": 0,
+                "progress_percent": None,
+                "phase": None,
+                "processed_count": 0,
+                "total_count": None,
+                "error_message": reason,
+            },
+            now,
+        )
+
+    def recover_orphans(
+        self, is_owner_alive: Callable[[str], bool] = owner_is_alive, max_attempts: int = 3
+    ) -> list[tuple[Job, str]]:
+        """Running jobs whose owner process is gone: requeued, or failed once they have been
+        interrupted `max_attempts` times. Returns (job after the change, "requeued"|"failed").
+
+        A running job without an owner counts as orphaned: nobody can finish it.
+        """
+        rows = (
+            self._reader().execute("SELECT id, owner FROM jobs WHERE status = 'running'").fetchall()
+        )
+        # Ask about owners outside the transaction: the callback may be slow.
+        dead = [
+            (row["id"], row["owner"])
+            for row in rows
+            if not row["owner"] or not is_owner_alive(row["owner"])
+        ]
+        outcomes: list[tuple[Job, str]] = []
+        if not dead:
+            return outcomes
+        now = _now_text()
+        with self._write() as conn:
+            for job_id, owner in dead:
+                job = self._fetch_for_write(conn, job_id)
+                # Skip jobs that changed meanwhile (finished, or claimed by a live owner).
+                if job.status != RUNNING or job.owner != owner:
+                    continue
+                if job.attempts >= max_attempts:
+                    message = (
+                        f"Interrupted {job.attempts} times (the process running it stopped); "
+                        "giving up."
+                    )
+                    updated = self._update_job(
+                        conn,
+                        job_id,
+                        {"status": FAILED, "completed_at": now, "error_message": message},
+                        now,
+                    )
+                    outcomes.append((updated, "failed"))
+                else:
+                    reason = (
+                        f"Requeued after attempt {job.attempts}: the process running it "
+                        f"({owner or 'unknown'}) stopped."
+                    )
+                    outcomes.append((self._requeue(conn, job_id, reason, now), "requeued"))
+        return outcomes
+
+    def prune_jobs(self, older_than: datetime) -> list[str]:
+        """Delete terminal jobs that ended before `older_than`, with their errors and their
+        log files. Files keep their rows (last_job_id becomes NULL). Returns the ids."""
+        cutoff = format_timestamp(older_than)
+        with self._write() as conn:
+            rows = conn.execute(
+                "DELETE FROM jobs WHERE status IN (?, ?, ?) "
+                "AND COALESCE(completed_at, created_at) < ? RETURNING id",
+                (*sorted(TERMINAL), cutoff),
+            ).fetchall()
+            if rows:
+                conn.execute(_BUMP_COUNTER)
+        ids = [row["id"] for row in rows]
+        # After the commit: a log is only removed once its job row is surely gone.
+        for job_id in ids:
+            joblog.delete_log(self.logs_dir, job_id)
+        return ids
+
+    # -- files -------------------------------------------------------------------------------
+
+    def known_files(self, roots: list[str]) -> dict[str, KnownFile]:
+        """Files stored under any of `roots` (whole path segments), keyed by path."""
+        known: dict[str, KnownFile] = {}
+        conn = self._reader()
+        for root in roots:
+            clause, args = _under_root_clause(root)
+            for row in conn.execute(
+                f"SELECT path, size, mtime, scan_status, hash FROM files WHERE {clause}", args
+            ):
+                known[row["path"]] = KnownFile(
+                    path=row["path"],
+                    size=row["size"],
+                    mtime=row["mtime"],
+                    scan_status=row["scan_status"],
+                    hash=row["hash"],
+                )
+        return known
+
+    def save_scanned_files(self, job_id: str, files: list[ScannedFile]) -> None:
+        """Store a batch of scan results in one transaction: each file's row is upserted and
+        its streams replaced; files with scan_status 'error' are also listed as job errors."""
+        for scanned in files:
+            if scanned.scan_status not in ("ok", "error"):
+                raise ValueError(
+                    f"scan_status of {scanned.path} must be 'ok' or 'error', "
+                    f"not {scanned.scan_status!r}"
+                )
+            if scanned.scan_status == "error" and not scanned.scan_error:
+                raise ValueError(f"{scanned.path} has scan_status 'error' but no scan_error")
+        now = _now_text()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise JobNotFound(job_id)
+            for scanned in files:
+                file_id = conn.execute(
+                    """INSERT INTO files (path, size, mtime, hash, container, duration,
+                            scan_status, scan_error, last_job_id, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (path) DO UPDATE SET size = excluded.size,
+                            mtime = excluded.mtime, hash = excluded.hash,
+                            container = excluded.container, duration = excluded.duration,
+                            scan_status = excluded.scan_status,
+                            scan_error = excluded.scan_error,
+                            last_job_id = excluded.last_job_id,
+                            updated_at = excluded.updated_at
+                        RETURNING id""",
+                    (
+                        scanned.path,
+                        scanned.size,
+                        scanned.mtime,
+                        scanned.hash,
+                        scanned.container,
+                        scanned.duration,
+                        scanned.scan_status,
+                        scanned.scan_error,
+                        job_id,
+                        now,
+                    ),
+                ).fetchone()[0]
+                conn.execute("DELETE FROM streams WHERE file_id = ?", (file_id,))
+                conn.executemany(
+                    """INSERT INTO streams (file_id, stream_index, stream_type, codec,
+                            language, channels, width, height)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        (
+                            file_id,
+                            s.index,
+                            s.type,
+                            s.codec,
+                            s.language,
+                            s.channels,
+                            s.width,
+                            s.height,
+                        )
+                        for s in scanned.streams
+                    ],
+                )
+                if scanned.scan_status == "error":
+                    self._insert_error(conn, job_id, scanned.path, scanned.scan_error or "", now)
+
+    def record_file_errors(self, job_id: str, errors: list[tuple[str, str]]) -> None:
+        """Record (path, message) errors not tied to a stored file, e.g. an unreadable
+        directory found during discovery."""
+        now = _now_text()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise JobNotFound(job_id)
+            for path, message in errors:
+                self._insert_error(conn, job_id, path, message, now)
+
+    @staticmethod
+    def _insert_error(
+        conn: sqlite3.Connection, job_id: str, path: str, message: str, now: str
+    ) -> None:
+        # One entry per path and job: a retried step replaces its earlier message.
+        conn.execute(
+            """INSERT INTO file_errors (job_id, path, message, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (job_id, path) DO UPDATE SET message = excluded.message""",
+            (job_id, path, message, now),
+        )
+
+    def mark_missing(self, roots: list[str], seen: set[str], job_id: str) -> int:
+        """Mark files stored under `roots` but not in `seen` as missing; returns how many.
+
+        Roots match whole path segments: a scan of /tv never touches /tv2.
+        """
+        known = self.known_files(roots)
+        gone = [
+            path
+            for path, info in known.items()
+            if path not in seen and info.scan_status != "missing"
+        ]
+        if not gone:
+            return 0
+        now = _now_text()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise JobNotFound(job_id)
+            changed = 0
+            for path in gone:
+                cursor = conn.execute(
+                    """UPDATE files SET scan_status = 'missing', scan_error = NULL,
+                            last_job_id = ?, updated_at = ?
+                        WHERE path = ? AND scan_status != 'missing'""",
+                    (job_id, now, path),
+                )
+                changed += cursor.rowcount
+        return changed
+
+    def file_errors(self, job_id: str, limit: int, offset: int) -> tuple[list[FileError], int]:
+        """A page of a job's per-file errors (in the order found) and their true total."""
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be at least 1 and offset not negative")
+        with self._read() as conn:
+            total = conn.execute(
+                "SELECT count(*) FROM file_errors WHERE job_id = ?", (job_id,)
+            ).fetchone()[0]
+            rows = conn.execute(
+                """SELECT job_id, path, message, created_at FROM file_errors
+                    WHERE job_id = ? ORDER BY id LIMIT ? OFFSET ?""",
+                (job_id, limit, offset),
+            ).fetchall()
+        errors = [
+            FileError(
+                path=row["path"],
+                message=row["message"],
+                job_id=row["job_id"],
+                created_at=row["created_at"],
+            )
+            for row in rows
+        ]
+        return errors, total
+
+    def get_file(self, path: str) -> FileRecord | None:
+        with self._read() as conn:
+            row = conn.execute(
+                """SELECT id, path, size, mtime, hash, container, duration, scan_status,
+                        scan_error, last_job_id, updated_at FROM files WHERE path = ?""",
+                (path,),
+            ).fetchone()
+            if row is None:
+                return None
+            streams = [
+                StreamInfo(
+                    index=s["stream_index"],
+                    type=s["stream_type"],
+                    codec=s["codec"],
+                    language=s["language"],
+                    channels=s["channels"],
+                    width=s["width"],
+                    height=s["height"],
+                )
+                for s in conn.execute(
+                    "SELECT * FROM streams WHERE file_id = ? ORDER BY stream_index", (row["id"],)
+                )
+            ]
+        return FileRecord(
+            path=row["path"],
+            size=row["size"],
+            mtime=row["mtime"],
+            hash=row["hash"],
+            container=row["container"],
+            duration=row["duration"],
+            scan_status=row["scan_status"],
+            scan_error=row["scan_error"],
+            last_job_id=row["last_job_id"],
+            updated_at=row["updated_at"],
+            streams=streams,
+        )
+
+
+def _under_root_clause(root: str) -> tuple[str, list[object]]:
+    """SQL matching paths equal to `root` or below it on a whole segment boundary.
+
+    A range on the path index rather than LIKE: LIKE ignores ASCII case, and /TV is not /tv.
+    Everything below "/tv/" sorts in ["/tv/", "/tv0") because "0" follows "/".
+    """
+    trimmed = root.rstrip("/")
+    prefix = trimmed + "/"
+    upper = trimmed + chr(ord("/") + 1)
+    if not trimmed:
+        return "(path >= ? AND path < ?)", [prefix, upper]
+    return "(path = ? OR (path >= ? AND path < ?))", [trimmed, prefix, upper]
