@@ -89,14 +89,27 @@ class JobQuery:
 
 
 @dataclass(frozen=True)
-class StreamInfo:
+class ScannedStream:
+    """One stream of a probed file, with ffprobe's names for its kind and codec."""
+
     index: int
-    type: str | None
-    codec: str | None = None
+    codec_type: str | None
+    codec_name: str | None = None
     language: str | None = None
     channels: int | None = None
     width: int | None = None
     height: int | None = None
+
+    @property
+    def type(self) -> str | None:
+        return self.codec_type
+
+    @property
+    def codec(self) -> str | None:
+        return self.codec_name
+
+
+StreamInfo = ScannedStream
 
 
 @dataclass(frozen=True)
@@ -110,12 +123,16 @@ class ScannedFile:
     path: str
     size: int
     mtime: float
-    hash: str | None = None
+    content_hash: str | None = None
     container: str | None = None
     duration: float | None = None
     scan_status: str = "ok"
     scan_error: str | None = None
-    streams: list[StreamInfo] = field(default_factory=list)
+    streams: list[ScannedStream] = field(default_factory=list)
+
+    @property
+    def hash(self) -> str | None:
+        return self.content_hash
 
 
 @dataclass(frozen=True)
@@ -126,11 +143,15 @@ class KnownFile:
     size: int
     mtime: float
     scan_status: str
-    hash: str | None = None
+    content_hash: str | None = None
 
     @property
     def status(self) -> str:
         return self.scan_status
+
+    @property
+    def hash(self) -> str | None:
+        return self.content_hash
 
 
 @dataclass(frozen=True)
@@ -138,14 +159,18 @@ class FileRecord:
     path: str
     size: int
     mtime: float
-    hash: str | None
+    content_hash: str | None
     container: str | None
     duration: float | None
     scan_status: str
     scan_error: str | None
     last_job_id: str | None
     updated_at: str
-    streams: list[StreamInfo]
+    streams: list[ScannedStream]
+
+    @property
+    def hash(self) -> str | None:
+        return self.content_hash
 
 
 @dataclass(frozen=True)
@@ -894,7 +919,7 @@ class JobStore:
                     size=row["size"],
                     mtime=row["mtime"],
                     scan_status=row["scan_status"],
-                    hash=row["hash"],
+                    content_hash=row["hash"],
                 )
         return known
 
@@ -930,7 +955,7 @@ class JobStore:
                         scanned.path,
                         scanned.size,
                         scanned.mtime,
-                        scanned.hash,
+                        scanned.content_hash,
                         scanned.container,
                         scanned.duration,
                         scanned.scan_status,
@@ -948,8 +973,8 @@ class JobStore:
                         (
                             file_id,
                             s.index,
-                            s.type,
-                            s.codec,
+                            s.codec_type,
+                            s.codec_name,
                             s.language,
                             s.channels,
                             s.width,
@@ -1044,10 +1069,10 @@ class JobStore:
             if row is None:
                 return None
             streams = [
-                StreamInfo(
+                ScannedStream(
                     index=s["stream_index"],
-                    type=s["stream_type"],
-                    codec=s["codec"],
+                    codec_type=s["stream_type"],
+                    codec_name=s["codec"],
                     language=s["language"],
                     channels=s["channels"],
                     width=s["width"],
@@ -1061,7 +1086,7 @@ class JobStore:
             path=row["path"],
             size=row["size"],
             mtime=row["mtime"],
-            hash=row["hash"],
+            content_hash=row["hash"],
             container=row["container"],
             duration=row["duration"],
             scan_status=row["scan_status"],
