@@ -1,0 +1,31 @@
+// format.js against the display vectors that vpo/server/display.py is also checked against:
+// the first render (Python) and every poll (JavaScript) must write the same text.
+// Run: node --test tests/js/
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+
+const require = createRequire(import.meta.url);
+const repo = new URL('../../', import.meta.url);
+const VPOFormat = require(new URL('vpo/server/static/js/format.js', repo).pathname);
+const vectors = JSON.parse(readFileSync(new URL('tests/js/display_vectors.json', repo), 'utf8')).vectors;
+
+for (const vector of vectors) {
+    test(`display vector: ${vector.name}`, () => {
+        assert.deepEqual(VPOFormat.listCells(vector.job), vector.list);
+        assert.deepEqual(VPOFormat.detailFields(vector.job), vector.detail);
+    });
+}
+
+test('durations around the unit boundaries', () => {
+    const cases = [[0, '0s'], [59, '59s'], [60, '1m 00s'], [61, '1m 01s'], [3599, '59m 59s'],
+        [3600, '1h 00m'], [86399, '23h 59m'], [90061, '25h 01m'], [null, '\u2014'], [-5, '0s']];
+    for (const [seconds, expected] of cases) {
+        assert.equal(VPOFormat.duration(seconds), expected, `duration(${seconds})`);
+    }
+});
+
+test('percent is floored and clamped', () => {
+    assert.deepEqual([0, 0.4, 99.99, 100, 150, -3, null].map(VPOFormat.percent), [0, 0, 99, 100, 100, 0, null]);
+});

@@ -1,0 +1,33 @@
+"""vpo/server/display.py against the display vectors static/js/format.js is also checked against
+(tests/js/format.test.mjs): the first render and every later poll must write the same text."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vpo.server import display
+
+VECTORS = json.loads((Path(__file__).parents[1] / "js" / "display_vectors.json").read_text())[
+    "vectors"
+]
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_display_vector(vector: dict) -> None:
+    assert display.list_cells(vector["job"]) == vector["list"]
+    assert display.detail_fields(vector["job"]) == vector["detail"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(0, "0s"), (59, "59s"), (60, "1m 00s"), (61, "1m 01s"), (3599, "59m 59s"),
+     (3600, "1h 00m"), (86399, "23h 59m"), (90061, "25h 01m"), (None, "\u2014"), (-5, "0s")],
+)  # fmt: skip
+def test_duration_boundaries(seconds: int | None, expected: str) -> None:
+    assert display.duration(seconds) == expected
+
+
+def test_percent_is_floored_and_clamped() -> None:
+    values = [0, 0.4, 99.99, 100, 150, -3, None]
+    assert [display.percent(v) for v in values] == [0, 0, 99, 100, 100, 0, None]

@@ -1,0 +1,156 @@
+"""How job values read on the web pages: the server-side twin of `static/js/format.js`.
+
+The first render of `/jobs` and `/jobs/{id}` is built here; after that the page's JavaScript
+formats what the API returns. Both must produce the same text for the same value, or the first
+poll would rewrite every cell of an unchanged table. `tests/js/display_vectors.json` holds the
+cases both implementations are checked against.
+
+Pure: plain values in, plain strings out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+from urllib.parse import quote
+
+from vpo.jobs import STATUSES, TERMINAL
+
+DASH = "\u2014"
+ELLIPSIS = "\u2026"
+_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})")
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    return False
+
+
+def _js_string(value: Any) -> str:
+    """String(value) as JavaScript would print it, for the plain values the API sends."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def text(value: Any) -> str:
+    return DASH if value is None or value == "" else _js_string(value)
+
+
+def timestamp(value: str | None) -> str:
+    """"2026-11-30T06:13:23.123Z" -> "2026-11-30 06:13:23" (UTC, as stored); None -> dash."""
+    if value is None or value == "":
+        return DASH
+    match = _TIMESTAMP.match(str(value))
+    return f"{match.group(1)} {match.group(2)}" if match else str(value)
+
+
+def duration(seconds: int | float | None) -> str:
+    """Whole seconds -> "45s", "3m 05s", "2h 03m"; None -> dash."""
+    if not _is_number(seconds):
+        return DASH
+    s = max(0, math.floor(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+
+
+def percent(value: float | None) -> int | None:
+    """Floored so 99.9 never reads 100% before the job is done; None stays None."""
+    if not _is_number(value):
+        return None
+    return math.floor(min(100.0, max(0.0, float(value))))
+
+
+def progress(job: dict) -> dict:
+    """mode "value" (a bar at value%), "indeterminate" (running, total unknown) or "none"."""
+    p = percent(job.get("progress_percent"))
+    if p is not None:
+        return {"mode": "value", "value": p, "text": f"{p}%"}
+    if job.get("status") == "running":
+        return {"mode": "indeterminate", "value": None, "text": ELLIPSIS}
+    return {"mode": "none", "value": None, "text": DASH}
+
+
+def files(job: dict) -> str:
+    """"25 of 100 files"; while the total is unknown, "12 files so far"."""
+    done = job.get("processed_count") or 0
+    total = job.get("total_count")
+    if total is not None:
+        return f"{_js_string(done)} of {_js_string(total)} files"
+    if done == 0 and job.get("status") != "running":
+        return DASH
+    return f"{_js_string(done)} files so far"
+
+
+def status_class(status: str | None) -> str:
+    return f"badge-{status}" if status in STATUSES else "badge-other"
+
+
+def job_href(job_id: str) -> str:
+    # Same characters left alone as JavaScript's encodeURIComponent.
+    return "/jobs/" + quote(str(job_id), safe="-_.!~*'()")
+
+
+def counts(summary_raw: dict | None) -> str:
+    """"found: 3, scanned: 2" in the server's key order; None -> dash."""
+    if not isinstance(summary_raw, dict) or not summary_raw:
+        return DASH
+    return ", ".join(f"{key}: {_js_string(value)}" for key, value in summary_raw.items())
+
+
+def list_cells(job: dict) -> dict:
+    """The cells of a dashboard row (see `listCells` in format.js)."""
+    pr = progress(job)
+    return {
+        "id_short": text(job.get("id_short")),
+        "href": job_href(job.get("id", "")),
+        "job_type": text(job.get("job_type")),
+        "status": text(job.get("status")),
+        "status_class": status_class(job.get("status")),
+        "progress_mode": pr["mode"],
+        "progress_value": pr["value"],
+        "progress_text": pr["text"],
+        "file_path": text(job.get("file_path")),
+        "created": timestamp(job.get("created_at")),
+        "duration": duration(job.get("duration_seconds")),
+        "cancellable": job.get("status") not in TERMINAL,
+    }
+
+
+def detail_fields(job: dict) -> dict:
+    """Every field of the detail view as text (see `detailFields` in format.js)."""
+    pr = progress(job)
+    return {
+        "id": text(job.get("id")),
+        "id_short": text(job.get("id_short")),
+        "job_type": text(job.get("job_type")),
+        "status": text(job.get("status")),
+        "status_class": status_class(job.get("status")),
+        "priority": text(job.get("priority")),
+        "file_path": text(job.get("file_path")),
+        "created_at": timestamp(job.get("created_at")),
+        "started_at": timestamp(job.get("started_at")),
+        "completed_at": timestamp(job.get("completed_at")),
+        "duration": duration(job.get("duration_seconds")),
+        "phase": text(job.get("phase")),
+        "progress_mode": pr["mode"],
+        "progress_value": pr["value"],
+        "progress_text": pr["text"],
+        "files": files(job),
+        "attempts": text(job.get("attempts")),
+        "error_message": str(job["error_message"]) if job.get("error_message") else "",
+        "summary": text(job.get("summary")),
+        "counts": counts(job.get("summary_raw")),
+        "has_logs": "yes" if job.get("has_logs") else "no",
+    }

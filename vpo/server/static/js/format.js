@@ -1,0 +1,176 @@
+/*
+ * VPOFormat: how job values read on the pages. The server renders the first page with the same
+ * rules (vpo/server/display.py); both are checked against tests/js/display_vectors.json, because a
+ * poll that re-formats an unchanged value differently would rewrite every cell of every row.
+ *
+ * Everything here returns plain strings and numbers: the pages insert them with textContent.
+ */
+(function (root, factory) {
+    'use strict';
+    const api = factory();
+    if (typeof module === 'object' && module.exports) {
+        module.exports = api;
+    }
+    root.VPOFormat = api;
+})(typeof globalThis !== 'undefined' ? globalThis : this, function () {
+    'use strict';
+
+    const DASH = '\u2014';
+    const KNOWN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'];
+    const TERMINAL = ['completed', 'failed', 'cancelled'];
+    const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/;
+
+    function isTerminal(status) {
+        return TERMINAL.indexOf(status) !== -1;
+    }
+
+    /** "2026-11-30T06:13:23.123Z" -> "2026-11-30 06:13:23" (UTC, as stored); null -> dash. */
+    function timestamp(value) {
+        if (value === null || value === undefined || value === '') {
+            return DASH;
+        }
+        const m = TIMESTAMP.exec(String(value));
+        return m ? m[1] + ' ' + m[2] : String(value);
+    }
+
+    function pad2(n) {
+        return n < 10 ? '0' + n : String(n);
+    }
+
+    /** Whole seconds -> "45s", "3m 05s", "2h 03m"; null -> dash. */
+    function duration(seconds) {
+        if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) {
+            return DASH;
+        }
+        const s = Math.max(0, Math.floor(Number(seconds)));
+        if (s < 60) {
+            return s + 's';
+        }
+        if (s < 3600) {
+            return Math.floor(s / 60) + 'm ' + pad2(s % 60) + 's';
+        }
+        return Math.floor(s / 3600) + 'h ' + pad2(Math.floor((s % 3600) / 60)) + 'm';
+    }
+
+    /** Floored so 99.9 never reads 100% before the job is done; null stays null. */
+    function percent(value) {
+        if (value === null || value === undefined || !Number.isFinite(Number(value))) {
+            return null;
+        }
+        return Math.floor(Math.min(100, Math.max(0, Number(value))));
+    }
+
+    /**
+     * The progress indicator: mode "value" (a bar at `value`%), "indeterminate" (running, total not
+     * known yet) or "none" (nothing to show).
+     */
+    function progress(job) {
+        const p = percent(job.progress_percent);
+        if (p !== null) {
+            return { mode: 'value', value: p, text: p + '%' };
+        }
+        if (job.status === 'running') {
+            return { mode: 'indeterminate', value: null, text: '\u2026' };
+        }
+        return { mode: 'none', value: null, text: DASH };
+    }
+
+    /** "25 of 100 files"; while the total is unknown, "12 files so far". */
+    function files(job) {
+        const done = Number(job.processed_count) || 0;
+        if (job.total_count !== null && job.total_count !== undefined) {
+            return done + ' of ' + job.total_count + ' files';
+        }
+        if (done === 0 && job.status !== 'running') {
+            return DASH;
+        }
+        return done + ' files so far';
+    }
+
+    /** A CSS class for the status badge; unknown statuses get a neutral one. */
+    function statusClass(status) {
+        return KNOWN_STATUSES.indexOf(status) !== -1 ? 'badge-' + status : 'badge-other';
+    }
+
+    function text(value) {
+        return value === null || value === undefined || value === '' ? DASH : String(value);
+    }
+
+    function jobHref(id) {
+        return '/jobs/' + encodeURIComponent(id);
+    }
+
+    /** The cells of a dashboard row, as text and flags. */
+    function listCells(job) {
+        const pr = progress(job);
+        return {
+            id_short: text(job.id_short),
+            href: jobHref(job.id),
+            job_type: text(job.job_type),
+            status: text(job.status),
+            status_class: statusClass(job.status),
+            progress_mode: pr.mode,
+            progress_value: pr.value,
+            progress_text: pr.text,
+            file_path: text(job.file_path),
+            created: timestamp(job.created_at),
+            duration: duration(job.duration_seconds),
+            cancellable: !isTerminal(job.status),
+        };
+    }
+
+    /** "found: 3, scanned: 2" in the server's key order; null -> dash. */
+    function counts(summaryRaw) {
+        if (!summaryRaw || typeof summaryRaw !== 'object') {
+            return DASH;
+        }
+        const parts = Object.keys(summaryRaw).map(function (key) {
+            return key + ': ' + String(summaryRaw[key]);
+        });
+        return parts.length ? parts.join(', ') : DASH;
+    }
+
+    /** Every field of the detail view, as text, keyed like the data-field attributes. */
+    function detailFields(job) {
+        const pr = progress(job);
+        return {
+            id: text(job.id),
+            id_short: text(job.id_short),
+            job_type: text(job.job_type),
+            status: text(job.status),
+            status_class: statusClass(job.status),
+            priority: text(job.priority),
+            file_path: text(job.file_path),
+            created_at: timestamp(job.created_at),
+            started_at: timestamp(job.started_at),
+            completed_at: timestamp(job.completed_at),
+            duration: duration(job.duration_seconds),
+            phase: text(job.phase),
+            progress_mode: pr.mode,
+            progress_value: pr.value,
+            progress_text: pr.text,
+            files: files(job),
+            attempts: text(job.attempts),
+            error_message: job.error_message ? String(job.error_message) : '',
+            summary: text(job.summary),
+            counts: counts(job.summary_raw),
+            has_logs: job.has_logs ? 'yes' : 'no',
+        };
+    }
+
+    return {
+        DASH,
+        TERMINAL,
+        isTerminal,
+        timestamp,
+        duration,
+        percent,
+        progress,
+        files,
+        statusClass,
+        counts,
+        listCells,
+        detailFields,
+        jobHref,
+    };
+});
