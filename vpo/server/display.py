@@ -46,7 +46,7 @@ def text(value: Any) -> str:
 
 
 def timestamp(value: str | None) -> str:
-    """"2026-11-30T06:13:23.123Z" -> "2026-11-30 06:13:23" (UTC, as stored); None -> dash."""
+    """ "2026-11-30T06:13:23.123Z" -> "2026-11-30 06:13:23" (UTC, as stored); None -> dash."""
     if value is None or value == "":
         return DASH
     match = _TIMESTAMP.match(str(value))
@@ -83,7 +83,7 @@ def progress(job: dict) -> dict:
 
 
 def files(job: dict) -> str:
-    """"25 of 100 files"; while the total is unknown, "12 files so far"."""
+    """ "25 of 100 files"; while the total is unknown, "12 files so far"."""
     done = job.get("processed_count") or 0
     total = job.get("total_count")
     if total is not None:
@@ -103,7 +103,7 @@ def job_href(job_id: str) -> str:
 
 
 def counts(summary_raw: dict | None) -> str:
-    """"found: 3, scanned: 2" in the server's key order; None -> dash."""
+    """ "found: 3, scanned: 2" in the server's key order; None -> dash."""
     if not isinstance(summary_raw, dict) or not summary_raw:
         return DASH
     return ", ".join(f"{key}: {_js_string(value)}" for key, value in summary_raw.items())
