@@ -147,8 +147,6 @@ class Call(Generic[T]):
     params: dict[str, str] = field(default_factory=dict)
     json_body: dict[str, Any] | None = None
     etag: str | None = None
-    # Statuses whose JSON body is still the answer (e.g. /health says 503 with its usual fields).
-    body_statuses: frozenset[int] = frozenset()
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
@@ -176,7 +174,9 @@ def job_path(job_id: str, suffix: str = "") -> str:
 
 
 def health_call() -> Call[dict[str, Any]]:
-    return Call("GET", "/health", parse_object, body_statuses=frozenset({503}))
+    # An unhealthy or stopping daemon answers 503 with the error envelope (the health fields
+    # in `details`): that is an ApiError, which pollers count as a failure.
+    return Call("GET", "/health", parse_object)
 
 
 def list_jobs_call(
@@ -299,7 +299,7 @@ def interpret_response(
     if status == 304:
         # A 304 may omit the tag; the one we sent is by definition still current.
         return Result(data=None, etag=etag or call.etag, not_modified=True)
-    if not (200 <= status < 300 or status in call.body_statuses):
+    if not 200 <= status < 300:
         raise error_from_response(
             status, body, base_url=base_url, token_sent=token_sent, reason=reason
         )

@@ -183,10 +183,18 @@ def test_a_2xx_answer_of_the_wrong_shape_is_an_api_error_not_a_crash():
         interpret_response(get_job_call(JOB_ID), 200, {}, b"not json", base_url=BASE)
 
 
-def test_health_503_is_an_answer_not_an_error():
-    body = as_body({"status": "shutting_down", "version": "0.1.0"})
-    result = interpret_response(health_call(), 503, {}, body, base_url=BASE)
-    assert result.data == {"status": "shutting_down", "version": "0.1.0"}
+def test_health_503_is_an_api_error_carrying_the_health_fields():
+    body = as_body(
+        {
+            "error": "The daemon is shutting down.",
+            "code": "SHUTTING_DOWN",
+            "details": {"status": "shutting_down"},
+        }
+    )
+    with pytest.raises(ApiError) as caught:
+        interpret_response(health_call(), 503, {}, body, base_url=BASE)
+    assert (caught.value.status, caught.value.code) == (503, "SHUTTING_DOWN")
+    assert caught.value.details == {"status": "shutting_down"}
 
 
 # --- short ids -------------------------------------------------------------------------------
