@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -397,25 +395,21 @@ def url_from_bind(bind: str | None, port: int | None) -> str:
     return f"http://{host}:{port or DEFAULT_PORT}"
 
 
-def _default_config_file(env: Mapping[str, str]) -> Path:
-    data_dir = env.get("VPO_DATA_DIR") or str(Path.home() / ".vpo")
-    return Path(data_dir).expanduser() / "config.toml"
+def _daemon_server_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Where the daemon on this machine listens and its token, as `vpo serve` would read them.
 
-
-def _config_server_section(env: Mapping[str, str]) -> dict[str, Any]:
-    """The `[server]` table of the daemon's config file, or {} when there is none to read.
-
-    The client only needs where the daemon listens and its token; a missing or unreadable file
-    simply means "use the defaults", so errors here never stop a command.
+    The daemon's own settings loader is used (config file in the data dir or $VPO_CONFIG, and
+    the VPO_BIND / VPO_PORT / VPO_AUTH_TOKEN variables), so the client finds a local daemon with
+    no options. A broken config file simply means "use the defaults": it must never stop a
+    command that was given --url anyway, and the daemon itself reports the error.
     """
-    path = _default_config_file(env)
+    from vpo.config import ConfigError, load_settings
+
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
+        settings, _warnings = load_settings({}, env, check_bind=False)
+    except (ConfigError, OSError):
         return {}
-    server = data.get("server")
-    return server if isinstance(server, dict) else {}
+    return {"bind": settings.bind, "port": settings.port, "auth_token": settings.auth_token}
 
 
 def client_settings(
@@ -427,14 +421,16 @@ def client_settings(
 ) -> tuple[str, str | None]:
     """(base URL, token) by the documented precedence: flag > environment > config > default.
 
-    `config_server` lets tests pass the `[server]` table directly; otherwise the daemon's config
-    file is read (only when the flags and environment leave something open).
+    URL: `--url` > VPO_URL > the daemon's bind/port settings > http://127.0.0.1:8321.
+    Token: `--token` > VPO_TOKEN > the daemon's auth token setting > none.
+    `config_server` ({"bind", "port", "auth_token"}) lets tests pass the daemon's settings
+    directly; otherwise they are loaded only when the flags and environment leave a gap.
     """
     env = os.environ if env is None else env
     url = url_flag or env.get("VPO_URL") or None
     token = token_flag or env.get("VPO_TOKEN") or None
     if url is None or token is None:
-        server = _config_server_section(env) if config_server is None else config_server
+        server = _daemon_server_settings(env) if config_server is None else config_server
         if url is None:
             if server.get("bind") or server.get("port"):
                 port = server.get("port")

@@ -266,6 +266,17 @@ def test_a_broken_or_missing_config_file_means_defaults(tmp_path):
     assert client_settings(None, None, {"VPO_DATA_DIR": str(tmp_path)}) == (DEFAULT_URL, None)
 
 
+def test_the_daemons_own_environment_and_config_path_are_honoured(tmp_path):
+    """A shell that started `vpo serve` with VPO_PORT/VPO_CONFIG finds it with no options."""
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[server]\nauth_token = "token-from-elsewhere"\n')
+    env = {"VPO_DATA_DIR": str(tmp_path / "none"), "VPO_PORT": "8555", "VPO_CONFIG": str(config)}
+    assert client_settings(None, None, env) == ("http://127.0.0.1:8555", "token-from-elsewhere")
+    # VPO_URL / VPO_TOKEN are the client's own and win over the daemon's settings.
+    env |= {"VPO_URL": "http://other:1", "VPO_TOKEN": "t2"}
+    assert client_settings(None, None, env) == ("http://other:1", "t2")
+
+
 def test_wildcard_and_ipv6_binds_become_reachable_urls():
     assert url_from_bind("0.0.0.0", 8321) == "http://127.0.0.1:8321"
     assert url_from_bind("::", 8321) == "http://[::1]:8321"
