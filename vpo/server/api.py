@@ -1,0 +1,374 @@
+"""The JSON API handlers (§6). Validation is `query.py`'s, the error shape `errors.py`'s, tags and
+the response cache `etag.py`'s; what is left here is reading the store off the event loop and
+turning the answers into responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from vpo import joblog
+from vpo.jobs import RUNNING, Job
+from vpo.server import STATE, ServerState
+from vpo.server import errors as err
+from vpo.server.etag import CachedResponse, if_none_match_matches
+from vpo.server.openapi import openapi_document
+from vpo.server.query import (
+    QueryError,
+    has_filters,
+    is_job_id,
+    parse_errors_query,
+    parse_job_query,
+    parse_log_query,
+    parse_no_parameters,
+    parse_submission,
+)
+from vpo.store import JobAlreadyTerminal, JobNotFound
+
+routes = web.RouteTableDef()
+
+POLLED_CACHE_CONTROL = "no-cache"
+
+
+def dumps(payload: Any) -> bytes:
+    # ASCII escapes keep odd file names (undecodable bytes kept as surrogates) valid JSON.
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=dumps(payload), status=status, content_type="application/json", headers=headers
+    )
+
+
+def conditional_response(request: web.Request, entry: CachedResponse) -> web.Response:
+    """200 with the body, or 304 without one when the client already holds this tag."""
+    headers = {"ETag": entry.etag, "Cache-Control": POLLED_CACHE_CONTROL}
+    if if_none_match_matches(request.headers.get("If-None-Match"), entry.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(
+        body=entry.body, status=entry.status, content_type="application/json", headers=headers
+    )
+
+
+def _query_pairs(request: web.Request) -> list[tuple[str, str]]:
+    return list(request.query.items())
+
+
+def _current_second() -> tuple[int, datetime]:
+    """The whole second responses are built for: clock-dependent values (durations, `since`)
+    are computed from it so that every request within one second sees the same body."""
+    second = int(time.time())
+    return second, datetime.fromtimestamp(second, UTC)
+
+
+def _parsed(parse: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return parse(*args)
+    except QueryError as exc:
+        raise err.invalid_parameter(exc.parameter, exc.message) from None
+
+
+def _job_id(request: web.Request) -> str:
+    job_id = request.match_info["job_id"]
+    if not is_job_id(job_id):
+        raise err.ApiError(
+            400,
+            err.INVALID_ID_FORMAT,
+            "The job id must be a UUID such as 3f1c2a9e-5b7d-4c1e-9a0f-2b6d8e4c1a77.",
+            {"parameter": "job_id"},
+        )
+    return job_id
+
+
+def _job_not_found(job_id: str) -> err.ApiError:
+    return err.not_found(f"Job {job_id} does not exist.", job_id=job_id)
+
+
+async def cached(
+    request: web.Request,
+    key: Hashable,
+    version: Callable[[], Hashable],
+    build: Callable[[datetime], tuple[Any, bool]],
+) -> web.Response:
+    """Serve a polled GET from the response cache, building it (once) when it is stale.
+
+    `version` reads what the response depends on (cheap: a counter, a stat); `build` makes the
+    payload for a given instant and says whether it depends on the clock. Both run on the read
+    threads. The version is read before the build, so a write between the two only causes an
+    extra rebuild later, never a stale tag.
+    """
+    state = request.app[STATE]
+    second, now = _current_second()
+    current = await state.read(version)
+    entry = state.cache.get(key, current, second)
+    if entry is None:
+        entry = await _build_once(state, key, current, second, now, build)
+    return conditional_response(request, entry)
+
+
+async def _build_once(
+    state: ServerState,
+    key: Hashable,
+    version: Hashable,
+    second: int,
+    now: datetime,
+    build: Callable[[datetime], tuple[Any, bool]],
+) -> CachedResponse:
+    flight_key = (key, version, second)
+    pending = state.inflight.get(flight_key)
+    if pending is not None:
+        return await pending
+    future: asyncio.Future[CachedResponse] = asyncio.get_running_loop().create_future()
+    state.inflight[flight_key] = future
+    try:
+        payload_body, clock_dependent = await state.read(_serialised, build, now)
+        entry = state.cache.put(
+            key, payload_body, version=version, second=second, clock_dependent=clock_dependent
+        )
+        future.set_result(entry)
+        return entry
+    except Exception as exc:
+        future.set_exception(exc)
+        # Nobody may be waiting; mark the exception retrieved so asyncio does not warn.
+        future.exception()
+        raise
+    except BaseException:
+        future.cancel()
+        raise
+    finally:
+        del state.inflight[flight_key]
+
+
+def _serialised(build: Callable[[datetime], tuple[Any, bool]], now: datetime) -> tuple[bytes, bool]:
+    payload, clock_dependent = build(now)
+    return dumps(payload), clock_dependent
+
+
+# -- health ----------------------------------------------------------------------------------
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    parse_no_parameters_or_400(request)
+    stats = await state.read(state.store.store_stats)
+    body = {
+        "status": "ok" if stats["ok"] else "unhealthy",
+        "version": state.version,
+        "uptime_seconds": state.uptime_seconds(),
+        "database": "ok" if stats["ok"] else "unavailable",
+        "jobs_queued": stats.get("jobs_queued", 0),
+        "jobs_running": stats.get("jobs_running", 0),
+    }
+    if not stats["ok"]:
+        raise err.ApiError(503, err.UNHEALTHY, "The database is not available.", body)
+    return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def parse_no_parameters_or_400(request: web.Request) -> None:
+    _parsed(parse_no_parameters, _query_pairs(request))
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+@routes.get("/api/jobs")
+async def list_jobs(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    _, now = _current_second()
+    query = _parsed(parse_job_query, _query_pairs(request), now)
+
+    def build(now: datetime) -> tuple[Any, bool]:
+        jobs, total = state.store.list_jobs(query)
+        payload = {
+            "jobs": [job.to_list_dict(now) for job in jobs],
+            "total": total,
+            "limit": query.limit,
+            "offset": query.offset,
+            "has_filters": has_filters(query),
+        }
+        clock_dependent = query.since is not None or any(job.status == RUNNING for job in jobs)
+        return payload, clock_dependent
+
+    # The query (with `since` resolved to this second) is the cache key.
+    return await cached(request, ("jobs", query), state.store.change_counter, build)
+
+
+@routes.get("/api/jobs/{job_id}")
+async def get_job(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    job_id = _job_id(request)
+    parse_no_parameters_or_400(request)
+
+    def build(now: datetime) -> tuple[Any, bool]:
+        job = state.store.get_job(job_id)
+        if job is None:
+            raise _job_not_found(job_id)
+        has_logs = joblog.has_log(state.store.logs_dir, job_id)
+        return job.to_detail_dict(now, has_logs), job.status == RUNNING
+
+    return await cached(request, ("job", job_id), state.store.change_counter, build)
+
+
+@routes.get("/api/jobs/{job_id}/logs")
+async def get_logs(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    job_id = _job_id(request)
+    page = _parsed(parse_log_query, _query_pairs(request))
+    path = joblog.log_path(state.store.logs_dir, job_id)
+
+    def version() -> Hashable:
+        try:
+            stat = os.stat(path)
+            file_version: tuple[int, int] | None = (stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:
+            file_version = None
+        return (state.store.change_counter(), file_version)
+
+    def build(now: datetime) -> tuple[Any, bool]:
+        if state.store.get_job(job_id) is None:
+            raise _job_not_found(job_id)
+        log_page = joblog.read_log(
+            state.store.logs_dir, job_id, lines=page.limit, offset=page.offset
+        )
+        payload = {
+            "job_id": job_id,
+            "lines": log_page.lines,
+            "total_lines": log_page.total_lines,
+            "offset": log_page.offset,
+            "has_more": log_page.has_more,
+        }
+        return payload, False
+
+    return await cached(request, ("logs", job_id, page), version, build)
+
+
+@routes.get("/api/jobs/{job_id}/errors")
+async def get_errors(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    job_id = _job_id(request)
+    page = _parsed(parse_errors_query, _query_pairs(request))
+
+    def read() -> dict[str, Any]:
+        if state.store.get_job(job_id) is None:
+            raise _job_not_found(job_id)
+        errors, total = state.store.file_errors(job_id, page.limit, page.offset)
+        return {
+            "job_id": job_id,
+            "errors": [error.to_dict() for error in errors],
+            "total": total,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
+
+    return json_response(await state.read(read), headers={"Cache-Control": "no-cache"})
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise err.ApiError(
+            400, err.INVALID_JSON, "The request body is not valid JSON.", {"parameter": "body"}
+        ) from None
+
+
+def _check_directory(path: str) -> str:
+    """The normalised path if it is an existing directory; 400 naming `path` otherwise."""
+    normalised = os.path.normpath(path)
+    try:
+        if os.path.isdir(normalised):
+            return normalised
+        exists = os.path.exists(normalised)
+    except (OSError, ValueError):
+        exists = False
+    problem = "is not a directory" if exists else "does not exist on the daemon's machine"
+    raise err.invalid_parameter("path", f"'path' {problem}: {path}")
+
+
+@routes.post("/api/jobs")
+async def submit_job(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    parse_no_parameters_or_400(request)
+    submission = _parsed(parse_submission, await _json_body(request))
+
+    def create() -> Job:
+        directory = _check_directory(submission.path)
+        return state.store.create_job(
+            submission.job_type,
+            directory,
+            params={"paths": [directory], "full": submission.full},
+        )
+
+    job = await state.read(create)
+    state.wake_worker()
+    _, now = _current_second()
+    return json_response(
+        job.to_detail_dict(now, has_logs=False),
+        status=201,
+        headers={"Location": f"/api/jobs/{job.id}"},
+    )
+
+
+@routes.post("/api/jobs/{job_id}/cancel")
+async def cancel_job(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    job_id = _job_id(request)
+    parse_no_parameters_or_400(request)
+    body = await _json_body(request)
+    if body is not None and body != {}:
+        if isinstance(body, dict):
+            field = next(iter(body))
+            raise err.invalid_parameter(field, f"Unknown field '{field}': cancel takes no fields.")
+        raise err.invalid_parameter("body", "The request body must be a JSON object (or empty).")
+
+    def cancel() -> dict[str, Any]:
+        try:
+            job = state.store.request_cancel(job_id)
+        except JobNotFound:
+            raise _job_not_found(job_id) from None
+        except JobAlreadyTerminal as exc:
+            raise err.ApiError(
+                409,
+                err.ALREADY_TERMINAL,
+                f"Job {job_id} is already {exc.job.status}; only queued or running jobs "
+                "can be cancelled.",
+                {"job_id": job_id, "status": exc.job.status},
+            ) from None
+        _, now = _current_second()
+        return job.to_detail_dict(now, joblog.has_log(state.store.logs_dir, job_id))
+
+    return json_response(await state.read(cancel))
+
+
+# -- configuration and description -----------------------------------------------------------
+
+
+@routes.get("/api/config/polling")
+async def polling_config(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    parse_no_parameters_or_400(request)
+    payload = state.settings.polling_config()
+    # Settings are fixed for the daemon's lifetime: version 0, built at most once.
+    return await cached(request, ("polling",), lambda: 0, lambda now: (payload, False))
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    parse_no_parameters_or_400(request)
+    state = request.app[STATE]
+    return json_response(openapi_document(state.version))

@@ -1,0 +1,352 @@
+"""The aiohttp application and the `vpo serve` process around it.
+
+`create_app` builds the app (middlewares, API routes, the web pages of `web.py`); `serve` runs the
+daemon: opens the store, recovers orphaned jobs, starts the worker and the HTTP server, prunes old
+jobs daily, and on SIGTERM/SIGINT shuts down in order (503 for new requests, the running job
+finished or requeued, exit 0 within 10 s).
+
+Middlewares, outermost first:
+- errors: every failure becomes the JSON envelope; no traceback ever reaches a client.
+- shutdown: 503 SHUTTING_DOWN once shutdown began (also for /health, so load balancers and
+  supervisors see it).
+- auth: with a token, every route but /health needs Bearer or Basic (token as password).
+- request guard: Host must name this daemon when it runs without a token (DNS rebinding), POSTs
+  must be application/json and same-origin when an Origin header is present (CSRF).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hmac
+import ipaddress
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from vpo import __version__
+from vpo.config import Settings
+from vpo.jobs import utc_now
+from vpo.server import STATE, ServerState
+from vpo.server import errors as err
+from vpo.server.api import routes as api_routes
+from vpo.server.web import setup_web
+from vpo.store import JobStore, StoreError
+from vpo.worker import Worker, recover_orphans
+
+log = logging.getLogger("vpo.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY_BYTES = 64 * 1024
+SHUTDOWN_GRACE_SECONDS = 4.0  # the running job may finish within this, else it is requeued
+HTTP_SHUTDOWN_TIMEOUT = 1.5  # in-flight requests get this long after the listener closes
+RETENTION_INTERVAL = timedelta(days=1)
+MIN_TOKEN_LENGTH = 16
+REALM = 'Basic realm="vpo", charset="UTF-8"'
+OPEN_PATHS = frozenset({"/health"})
+
+
+# -- middlewares -----------------------------------------------------------------------------
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except err.ApiError as exc:
+        return err.response_for(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {}
+        if exc.status == 405:
+            headers["Allow"] = exc.headers.get("Allow", "")
+        code = err.CODE_FOR_STATUS.get(exc.status, err.HTTP_ERROR)
+        message = err.MESSAGE_FOR_STATUS.get(exc.status) or exc.reason or "Request failed."
+        details: dict[str, Any] = {"path": request.path} if exc.status == 404 else {}
+        if exc.status == 405:
+            details = {"method": request.method, "allowed": sorted(exc.allowed_methods)}  # type: ignore[attr-defined]
+        return err.error_response(exc.status, code, message, details, headers)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return err.error_response(
+            500, err.INTERNAL_ERROR, "Internal error; the daemon log has the details."
+        )
+
+
+@web.middleware
+async def shutdown_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.app[STATE].shutting_down:
+        raise err.ApiError(
+            503,
+            err.SHUTTING_DOWN,
+            "The daemon is shutting down.",
+            headers={"Retry-After": "10", "Connection": "close"},
+        )
+    return await handler(request)
+
+
+def token_from_authorization(header: str | None) -> str | None:
+    """The token a request presents: `Bearer <token>`, or Basic with the token as password."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer":
+        return value or None
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        _, sep, password = decoded.partition(":")
+        return password if sep else None
+    return None
+
+
+def token_matches(presented: str | None, expected: str) -> bool:
+    # Constant time whatever the input, so the comparison leaks nothing about the token.
+    candidate = (presented or "").encode("utf-8")
+    return hmac.compare_digest(candidate, expected.encode("utf-8")) and presented is not None
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    token = request.app[STATE].settings.auth_token
+    if token and request.path not in OPEN_PATHS:
+        presented = token_from_authorization(request.headers.get("Authorization"))
+        if not token_matches(presented, token):
+            raise err.ApiError(
+                401,
+                err.UNAUTHORIZED,
+                "A token is required: send 'Authorization: Bearer <token>' "
+                "(or HTTP Basic with the token as password).",
+                headers={"WWW-Authenticate": REALM},
+            )
+    return await handler(request)
+
+
+def _is_loopback_host(host: str) -> bool:
+    name = host.lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(host_header: str) -> str:
+    if host_header.startswith("["):  # [::1]:8321
+        return host_header[1 : host_header.find("]")] if "]" in host_header else host_header
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+@web.middleware
+async def request_guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    settings = request.app[STATE].settings
+    if not settings.auth_token:
+        # Without a token the daemon trusts loopback; a web page on another site must not reach
+        # it by pointing its own domain at 127.0.0.1 (DNS rebinding), so the Host must be local.
+        host = _host_name(request.headers.get("Host", ""))
+        if host and not _is_loopback_host(host) and host != settings.bind:
+            raise err.ApiError(
+                403, err.FORBIDDEN, f"Host '{host}' is not this daemon.", {"host": host}
+            )
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            own = f"{request.scheme}://{request.host}".lower()
+            if origin.lower() != own:
+                raise err.ApiError(
+                    403,
+                    err.FORBIDDEN,
+                    "Cross-origin requests may not change anything.",
+                    {"origin": origin},
+                )
+        if request.content_type != "application/json":
+            raise err.ApiError(
+                415,
+                err.UNSUPPORTED_MEDIA_TYPE,
+                "POST bodies must be JSON: send 'Content-Type: application/json'.",
+                {"content_type": request.headers.get("Content-Type", "")},
+            )
+    return await handler(request)
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+
+def create_app(state: ServerState) -> web.Application:
+    """The aiohttp application around `state` (no listening, no worker: see `serve`)."""
+    app = web.Application(
+        middlewares=[
+            error_middleware,
+            shutdown_middleware,
+            auth_middleware,
+            request_guard_middleware,
+        ],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[STATE] = state
+    app.add_routes(api_routes)
+    setup_web(app)
+
+    async def close_executor(app: web.Application) -> None:
+        app[STATE].executor.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(close_executor)
+    return app
+
+
+# -- logging ---------------------------------------------------------------------------------
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors (journald, Loki...)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonLineFormatter())
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
+        handler.setFormatter(formatter)
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # One line per request is noise at info level with pollers every few seconds.
+    logging.getLogger("aiohttp.access").setLevel(
+        logging.DEBUG if level == "debug" else logging.WARNING
+    )
+
+
+# -- the daemon ------------------------------------------------------------------------------
+
+
+def startup_refusal(settings: Settings) -> str | None:
+    """Why the daemon must not start as configured (one line), or None."""
+    if settings.is_loopback:
+        return None
+    if not settings.auth_token:
+        return (
+            f"refusing to listen on {settings.bind} without an auth token: set server.auth_token "
+            "(or VPO_AUTH_TOKEN) to a secret of at least 16 characters, or bind 127.0.0.1"
+        )
+    if len(settings.auth_token) < MIN_TOKEN_LENGTH:
+        return (
+            f"refusing to listen on {settings.bind}: the auth token is shorter than "
+            f"{MIN_TOKEN_LENGTH} characters; use a longer secret"
+        )
+    return None
+
+
+async def _retention_loop(state: ServerState, retention_days: int) -> None:
+    """Prune terminal jobs older than the retention (and their logs) now and once a day."""
+    while True:
+        cutoff = utc_now() - timedelta(days=retention_days)
+        try:
+            pruned = await state.read(state.store.prune_jobs, cutoff)
+            if pruned:
+                log.info(
+                    "retention: pruned %d jobs older than %d days", len(pruned), retention_days
+                )
+        except Exception:
+            log.exception("retention: pruning failed; will retry tomorrow")
+        await asyncio.sleep(RETENTION_INTERVAL.total_seconds())
+
+
+async def run_daemon(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    try:
+        store = JobStore(settings.data_dir)
+    except (StoreError, OSError) as exc:
+        log.error("cannot open the data dir %s: %s", settings.data_dir, exc)
+        return 1
+    recover_orphans(store)
+    worker = Worker(store, probe_concurrency=settings.probe_concurrency)
+    state = ServerState(store=store, worker=worker, settings=settings, version=__version__)
+    app = create_app(state)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.bind, settings.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", settings.bind, settings.port, exc.strerror or exc)
+        await runner.cleanup()
+        store.close()
+        return 1
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker.start()
+    retention = (
+        asyncio.create_task(_retention_loop(state, settings.retention_days))
+        if settings.retention_days > 0
+        else None
+    )
+    log.info(
+        "vpo %s serving http://%s:%s (data dir %s, auth %s)",
+        __version__,
+        settings.bind,
+        settings.port,
+        settings.data_dir,
+        "on" if settings.auth_token else "off",
+    )
+
+    await stop.wait()
+    log.info("shutting down")
+    state.shutting_down = True
+    if retention is not None:
+        retention.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retention
+    # Blocking join of the worker thread: in a plain thread, the loop keeps answering 503s.
+    await loop.run_in_executor(None, worker.stop, SHUTDOWN_GRACE_SECONDS)
+    await runner.cleanup()
+    store.close()
+    log.info("stopped")
+    return 0
+
+
+def serve(settings: Settings, warnings: Sequence[str] = ()) -> int:
+    """`vpo serve`: configure logging, refuse unsafe binds, run the daemon; the exit code."""
+    configure_logging(settings.log_level, settings.log_format)
+    refusal = startup_refusal(settings)
+    if refusal:
+        print(f"vpo serve: {refusal}", file=sys.stderr)
+        return 2
+    for warning in warnings:
+        log.warning("%s", warning)
+    return asyncio.run(run_daemon(settings))

@@ -1,0 +1,110 @@
+"""Entity tags and the response cache behind them (pure: no I/O, no aiohttp).
+
+The tag of a response is a hash of its body, so it changes exactly when the body changes. What
+makes a matching `If-None-Match` cheap is the cache: a response is stored under its request key
+together with the version of its sources (the store's change counter; for a log also the file's
+size and mtime) and, when its content depends on the clock (a running job's `duration_seconds`,
+a `since` window), the second it was built in. As long as the version and, where it matters, the
+second are unchanged, the stored tag is still the truth, and the poller gets its 304 without a
+query or a serialisation. The version must be read *before* the body is built: a write that
+lands in between then only costs one extra rebuild, never a stale tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+
+def etag_for(body: bytes) -> str:
+    """A strong entity tag (quoted) for a response body."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def if_none_match_matches(header: str | None, etag: str) -> bool:
+    """True when an `If-None-Match` header names `etag` (or is `*`).
+
+    If-None-Match uses the weak comparison (RFC 9110 13.1.2), so `W/"x"` matches `"x"`: a proxy
+    that weakened our tag must still get its 304.
+    """
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A built response body with its tag and what it was built from."""
+
+    body: bytes
+    etag: str
+    status: int
+    version: Hashable
+    # The whole second the body was built in when it depends on the clock; None otherwise.
+    second: int | None
+
+    def is_fresh(self, version: Hashable, second: int) -> bool:
+        """Still what a new build would produce: the sources have not changed, and the
+        clock-dependent values (if any) are from this same second."""
+        if version != self.version:
+            return False
+        return self.second is None or self.second == second
+
+
+class ResponseCache:
+    """A small LRU of CachedResponse by request key. Used from the event loop thread only."""
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self._entries: OrderedDict[Hashable, CachedResponse] = OrderedDict()
+        self._max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable, version: Hashable, second: int) -> CachedResponse | None:
+        """The cached response for `key` if it is still fresh, else None."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if not entry.is_fresh(version, second):
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(
+        self,
+        key: Hashable,
+        body: bytes,
+        *,
+        version: Hashable,
+        second: int,
+        clock_dependent: bool,
+        status: int = 200,
+    ) -> CachedResponse:
+        """Store a freshly built body and return it with its tag."""
+        entry = CachedResponse(
+            body=body,
+            etag=etag_for(body),
+            status=status,
+            version=version,
+            second=second if clock_dependent else None,
+        )
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+        return entry
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,236 @@
+"""Query-parameter parsing for the API: raw parameters in, a validated value or a QueryError out.
+
+Pure (no aiohttp, no sqlite3 of its own): handlers pass the raw (name, value) pairs, so the rules
+are tested with plain values. Every rejection names the parameter, because the clients (curl
+scripts above all) need to know which part of their URL is wrong. Unknown and repeated parameters
+are rejected rather than ignored: a typo such as `stauts=failed` silently returning every job is
+the kind of wrong answer a script never notices.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vpo.jobs import STATUSES
+from vpo.store import JobQuery
+
+SORT_FIELDS = ("created_at", "job_type", "status", "file_path", "duration")
+ORDERS = ("asc", "desc")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+# Offsets beyond this cannot address a real row and would overflow SQLite's integer in tests
+# that fuzz the API; they are rejected instead of being passed on.
+MAX_OFFSET = 1_000_000_000
+MAX_SEARCH_LENGTH = 500
+LOG_DEFAULT_LINES = 500
+LOG_MAX_LINES = 1000
+ERRORS_DEFAULT_LIMIT = 50
+ERRORS_MAX_LIMIT = 100
+
+JOB_LIST_PARAMETERS = (
+    "status",
+    "type",
+    "since",
+    "search",
+    "sort",
+    "order",
+    "limit",
+    "offset",
+    "id_prefix",
+)
+LOG_PARAMETERS = ("lines", "offset")
+ERRORS_PARAMETERS = ("limit", "offset")
+
+_SINCE = re.compile(r"([1-9][0-9]{0,4})(h)|([1-9][0-9]{0,3})(d)")
+_SINCE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1)}
+# Ten years is far beyond any retention setting; larger windows are a typo, not a wish.
+_MAX_SINCE = timedelta(days=3650)
+_JOB_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+class QueryError(ValueError):
+    """A request parameter is unknown, repeated or has a bad value; `parameter` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """`limit`/`offset` (or `lines`/`offset` for logs), validated."""
+
+    limit: int
+    offset: int
+
+
+def _single_values(pairs: Iterable[tuple[str, str]], allowed: Iterable[str]) -> dict[str, str]:
+    """One value per known parameter; unknown or repeated names raise. An empty value is a bad
+    value like any other (checked by the caller), except where a parser says otherwise."""
+    allowed_set = set(allowed)
+    values: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name not in allowed_set:
+            known = ", ".join(sorted(allowed_set))
+            raise QueryError(name, f"Unknown parameter '{name}'. Known parameters: {known}.")
+        if name in seen:
+            raise QueryError(name, f"Parameter '{name}' was given more than once.")
+        seen.add(name)
+        values[name] = value
+    return values
+
+
+def _integer(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = values.get(name)
+    if raw is None:
+        return default
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        raise QueryError(name, f"'{name}' must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def _choice(
+    values: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None
+) -> str | None:
+    raw = values.get(name)
+    if raw is None:
+        return default
+    if raw not in choices:
+        raise QueryError(name, f"'{name}' must be one of: {', '.join(choices)}.")
+    return raw
+
+
+def parse_since(raw: str, now: datetime) -> datetime:
+    """`24h`, `7d`, `30d` (any whole number of hours or days) -> the moment that far before now."""
+    match = _SINCE.fullmatch(raw)
+    if match is None:
+        raise QueryError("since", "'since' must be a number of hours or days, such as 24h or 7d.")
+    number, unit = (match.group(1), "h") if match.group(1) else (match.group(3), "d")
+    window = int(number) * _SINCE_UNITS[unit]
+    if window > _MAX_SINCE:
+        raise QueryError("since", "'since' must be at most 3650d.")
+    return now - window
+
+
+def parse_job_query(pairs: Iterable[tuple[str, str]], now: datetime) -> JobQuery:
+    """Parameters of `GET /api/jobs` -> a JobQuery for `JobStore.list_jobs`.
+
+    `now` is passed in (not read here) so `since` is computed from the same instant the response
+    is built for, and so tests can use fixed values. The result is hashable and equal for
+    requests that mean the same thing, so it doubles as the response-cache key (callers pass a
+    `now` floored to the second, which keeps `since` queries stable within that second).
+    """
+    values = _single_values(pairs, JOB_LIST_PARAMETERS)
+    status = _choice(values, "status", STATUSES, None)
+    job_type = values.get("type")
+    if job_type is not None and not _JOB_TYPE.fullmatch(job_type):
+        raise QueryError(
+            "type", "'type' must be a job type name such as scan (lowercase letters, digits, _ -)."
+        )
+    since = parse_since(values["since"], now) if "since" in values else None
+    # An empty search matches every path: it is "no search", not an error.
+    search = values.get("search") or None
+    if search is not None and len(search) > MAX_SEARCH_LENGTH:
+        raise QueryError("search", f"'search' must be at most {MAX_SEARCH_LENGTH} characters.")
+    id_prefix = values.get("id_prefix")
+    if id_prefix is not None:
+        id_prefix = id_prefix.lower()
+        if not _ID_PREFIX.fullmatch(id_prefix):
+            raise QueryError(
+                "id_prefix", "'id_prefix' must be 1 to 36 characters of 0-9, a-f and '-'."
+            )
+    return JobQuery(
+        status=status,
+        job_type=job_type,
+        since=since,
+        search=search,
+        id_prefix=id_prefix,
+        sort=_choice(values, "sort", SORT_FIELDS, "created_at") or "created_at",
+        order=_choice(values, "order", ORDERS, "desc") or "desc",
+        limit=_integer(values, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=_integer(values, "offset", 0, 0, MAX_OFFSET),
+    )
+
+
+def has_filters(query: JobQuery) -> bool:
+    """True when the list is narrowed (what `has_filters` in the response tells the UI)."""
+    return any(
+        value is not None
+        for value in (query.status, query.job_type, query.since, query.search, query.id_prefix)
+    )
+
+
+def parse_log_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
+    """`lines` (1-1000, default 500) and `offset` (>= 0) of `GET /api/jobs/{id}/logs`."""
+    values = _single_values(pairs, LOG_PARAMETERS)
+    return PageQuery(
+        limit=_integer(values, "lines", LOG_DEFAULT_LINES, 1, LOG_MAX_LINES),
+        offset=_integer(values, "offset", 0, 0, MAX_OFFSET),
+    )
+
+
+def parse_errors_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
+    """`limit` (1-100, default 50) and `offset` (>= 0) of `GET /api/jobs/{id}/errors`."""
+    values = _single_values(pairs, ERRORS_PARAMETERS)
+    return PageQuery(
+        limit=_integer(values, "limit", ERRORS_DEFAULT_LIMIT, 1, ERRORS_MAX_LIMIT),
+        offset=_integer(values, "offset", 0, 0, MAX_OFFSET),
+    )
+
+
+def parse_no_parameters(pairs: Iterable[tuple[str, str]]) -> None:
+    """For endpoints that take no query parameters: any parameter is unknown."""
+    _single_values(pairs, ())
+
+
+def is_job_id(text: str) -> bool:
+    """A job id is a lowercase canonical UUID (what the store creates)."""
+    return _UUID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class ScanSubmission:
+    """A validated `POST /api/jobs` body (the path is checked on disk by the handler)."""
+
+    job_type: str
+    path: str
+    full: bool
+
+
+SUBMISSION_KEYS = ("job_type", "path", "full")
+MAX_PATH_LENGTH = 4096
+
+
+def parse_submission(body: object) -> ScanSubmission:
+    """The JSON body of `POST /api/jobs` -> ScanSubmission; errors name the offending field."""
+    if not isinstance(body, dict):
+        raise QueryError("body", "The request body must be a JSON object.")
+    for key in body:
+        if key not in SUBMISSION_KEYS:
+            raise QueryError(
+                key, f"Unknown field '{key}'. Known fields: {', '.join(SUBMISSION_KEYS)}."
+            )
+    job_type = body.get("job_type")
+    if job_type != "scan":
+        raise QueryError("job_type", "'job_type' must be \"scan\" (the only job type so far).")
+    path = body.get("path")
+    if not isinstance(path, str) or not path:
+        raise QueryError("path", "'path' must be a non-empty string: a directory to scan.")
+    if len(path) > MAX_PATH_LENGTH or "\x00" in path:
+        raise QueryError("path", "'path' is not a valid path.")
+    if not path.startswith("/"):
+        raise QueryError(
+            "path", "'path' must be absolute: the daemon does not know the client's directory."
+        )
+    full = body.get("full", False)
+    if not isinstance(full, bool):
+        raise QueryError("full", "'full' must be true or false.")
+    return ScanSubmission(job_type=job_type, path=path, full=full)

@@ -1,0 +1,154 @@
+"""The daemon's worker thread: claims queued jobs one at a time and runs them to the end.
+
+Job work happens here, never on the event loop. The worker claims in the store's order (priority,
+then creation), runs the job with `vpo.runner.run_job`, and waits for the next one on an event that
+`wake()` sets (a POST just queued a job) or a one-second poll (a job queued by another process).
+
+Shutdown (`stop`) first stops claiming, gives the running job a grace period to finish, then sets
+the shutdown event, which makes the runner stop at the next file boundary and put the job back to
+`queued`. Jobs orphaned by a process that died (kill -9, power loss) are recovered at start-up by
+`recover_orphans`, which asks `is_owner_alive` about each job's owner string.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from vpo.jobs import Job
+from vpo.runner import run_job
+from vpo.store import JobStore, owner_is_alive, process_owner
+
+log = logging.getLogger("vpo.worker")
+
+IDLE_POLL_SECONDS = 1.0
+MAX_ATTEMPTS = 3
+
+
+def recover_orphans(store: JobStore) -> list[tuple[Job, str]]:
+    """Requeue (or fail, after MAX_ATTEMPTS) jobs left running by a process that is gone, and
+    say so in the daemon log. Liveness is the store's `owner_is_alive` (host, pid, start time)."""
+    recovered = store.recover_orphans(owner_is_alive, MAX_ATTEMPTS)
+    for job, outcome in recovered:
+        if outcome == "requeued":
+            log.warning(
+                "job %s (%s %s) was left running by a process that is gone; requeued "
+                "(%d of %d attempts used)",
+                job.id,
+                job.job_type,
+                job.file_path,
+                job.attempts,
+                MAX_ATTEMPTS,
+            )
+        else:
+            log.error(
+                "job %s (%s %s) was interrupted %d times; marked failed",
+                job.id,
+                job.job_type,
+                job.file_path,
+                job.attempts,
+            )
+    return recovered
+
+
+# -- the thread ----------------------------------------------------------------------------
+
+
+class Worker:
+    """Runs queued jobs on one background thread, one job at a time."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        probe_concurrency: int = 2,
+        owner: str | None = None,
+        idle_poll_seconds: float = IDLE_POLL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.probe_concurrency = probe_concurrency
+        self.owner = owner or process_owner()
+        self.idle_poll_seconds = idle_poll_seconds
+        self._wake = threading.Event()
+        self._stopping = threading.Event()  # no new claims
+        self._shutdown = threading.Event()  # the running job must stop and be requeued
+        self._idle = threading.Event()  # no job is running
+        self._idle.set()
+        self._current: Job | None = None
+        self._thread = threading.Thread(target=self._run, name="vpo-worker", daemon=True)
+
+    @property
+    def current_job_id(self) -> str | None:
+        job = self._current
+        return job.id if job else None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A job was queued: claim it now instead of at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self.store.claim_next_job(self.owner)
+            except Exception:
+                log.exception("claiming the next job failed; retrying")
+                job = None
+            if job is None:
+                self._wake.wait(self.idle_poll_seconds)
+                self._wake.clear()
+                continue
+            self._run_one(job)
+
+    def _run_one(self, job: Job) -> None:
+        self._idle.clear()
+        self._current = job
+        log.info(
+            "job %s started: %s %s (attempt %d)", job.id, job.job_type, job.file_path, job.attempts
+        )
+        try:
+            final = run_job(
+                self.store,
+                job,
+                probe_concurrency=self.probe_concurrency,
+                shutdown_event=self._shutdown,
+            )
+            log.info("job %s ended: %s", job.id, final.status)
+        except Exception:
+            # run_job ends jobs itself; reaching here means the store failed under it.
+            log.exception("job %s: the runner failed", job.id)
+        finally:
+            self._current = None
+            self._idle.set()
+
+    def stop(self, grace: float) -> None:
+        """Stop taking jobs; let the running job finish within `grace` seconds, else requeue it.
+
+        Returns when the thread has ended or, if the runner does not stop in time either (a file
+        operation that does not return), after requeueing the job from here so it is never left
+        `running`; the thread is a daemon thread and dies with the process.
+        """
+        self._stopping.set()
+        self._wake.set()
+        if self._idle.wait(grace):
+            self._thread.join(timeout=1.0)
+            return
+        job = self._current
+        log.info(
+            "job %s still running after %.0f s grace; stopping and requeueing it",
+            job.id if job else "?",
+            grace,
+        )
+        self._shutdown.set()
+        self._thread.join(timeout=3.0)
+        if self._thread.is_alive() and job is not None:
+            log.warning("job %s did not stop in time; requeueing it", job.id)
+            try:
+                self.store.requeue_job(job.id, "daemon shut down")
+            except Exception:
+                log.exception("requeueing job %s failed", job.id)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
