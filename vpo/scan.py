@@ -488,11 +488,17 @@ class _Scan:
             f"Scan started ({mode}) of {', '.join(self.roots)}; "
             f"probe concurrency {self.options.probe_concurrency}"
         )
-        discovered = self.discover()
-        self.select_changed(discovered)
-        self.hash()
-        self.probe()
-        self.finish(discovered)
+        try:
+            discovered = self.discover()
+            self.select_changed(discovered)
+            self.hash()
+            self.probe()
+            self.finish(discovered)
+        except KeyboardInterrupt:
+            # Ctrl+C lands between two files: keep what is finished, as a cancel does.
+            self.saver.save()
+            self.progress.flush()
+            raise
         return self._summary()
 
     def discover(self) -> list[_Discovered]:

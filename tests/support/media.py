@@ -7,6 +7,7 @@ session cache and copied into every test's library (copies are cheap and each te
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -116,4 +117,26 @@ def build_library(
         library.videos[relative] = cache.copy_to(kind_name, root / relative)
         library.kinds[relative] = kind_name
     (root / "README.txt").write_text("not a video\n")
+    return library
+
+
+def build_many(
+    root: Path, cache: MediaCache, count: int, kind_name: str = "mkv_eng"
+) -> SampleLibrary:
+    """`count` videos under root/show, hard links of one encoding: a library big enough for a
+    scan to still be running when a test acts on it, at almost no cost in time or space.
+
+    The files share the cached original's inode: unlink one before writing a new one in its place.
+    """
+    library = SampleLibrary(root=root)
+    original = cache.original(kind_name)
+    (root / "show").mkdir(parents=True, exist_ok=True)
+    for number in range(count):
+        relative = f"show/E{number:03d}{VIDEO_KINDS[kind_name].suffix}"
+        try:
+            os.link(original, root / relative)
+        except OSError:  # another file system: copy instead
+            shutil.copyfile(original, root / relative)
+        library.videos[relative] = root / relative
+        library.kinds[relative] = kind_name
     return library

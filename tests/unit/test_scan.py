@@ -11,12 +11,11 @@ import json
 import os
 import shutil
 import threading
-from pathlib import Path
 
 import pytest
 
 from tests.support.daemon import wait_until
-from tests.support.media import MediaCache, SampleLibrary, build_library, write_corrupt_video
+from tests.support.media import build_library, build_many, write_corrupt_video
 from vpo.joblog import JobLog, read_log
 from vpo.jobs import RUNNING, SCAN
 from vpo.scan import (
@@ -332,22 +331,8 @@ def test_unreadable_and_corrupt_files_are_errors_and_the_rest_completes(
     assert summary["removed"] == 1  # the vanished file is gone for good now
 
 
-def many_copies(root: Path, cache: MediaCache, count: int) -> SampleLibrary:
-    """`count` videos under root (hard links of one encoding: cheap, and each is its own path)."""
-    layout = {f"show/E{number:03d}.mkv": "mkv_eng" for number in range(count)}
-    root.mkdir(parents=True)
-    library = SampleLibrary(root=root)
-    original = cache.original("mkv_eng")
-    for relative in layout:
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(original, target)
-        library.videos[relative] = target
-    return library
-
-
 def test_cancel_mid_scan_keeps_progress_and_finished_files(harness, store, tmp_path, media_cache):
-    library = many_copies(tmp_path / "many", media_cache, 8)
+    library = build_many(tmp_path / "many", media_cache, 8)
     cancel = threading.Event()
 
     def cancel_after_three(progress: Progress) -> None:
