@@ -241,8 +241,14 @@ def _run(
     )
 
 
-def _submit(paths: tuple[str, ...], full: bool, as_json: bool, url: str | None, token: str | None,
-            data_dir: str | None) -> None:  # fmt: skip
+def _submit(
+    paths: tuple[str, ...],
+    full: bool,
+    as_json: bool,
+    url: str | None,
+    token: str | None,
+    data_dir: str | None,
+) -> None:
     env = dict(os.environ)
     if data_dir:
         env["VPO_DATA_DIR"] = data_dir  # where the daemon's config (bind, port, token) lives
@@ -302,5 +308,5 @@ def scan(
     job, signum = _run_foreground(roots, full, as_json, data_dir)
     if signum is not None and job.status == CANCELLED:
         sys.exit(128 + signum)
-    sys.exit({COMPLETED: EXIT_COMPLETED, FAILED: EXIT_FAILED, CANCELLED: EXIT_CANCELLED}.get(
-        job.status, EXIT_FAILED))  # fmt: skip
+    exit_codes = {COMPLETED: EXIT_COMPLETED, FAILED: EXIT_FAILED, CANCELLED: EXIT_CANCELLED}
+    sys.exit(exit_codes.get(job.status, EXIT_FAILED))

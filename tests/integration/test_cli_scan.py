@@ -1,0 +1,250 @@
+"""`vpo scan` as a user runs it: the installed console script in a subprocess, real videos.
+
+The job row is read back from the data dir with a JobStore of our own (a second process's view),
+so the tests check what the scan recorded, not only what it printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.daemon import VPO_EXECUTABLE, free_port, wait_until
+from tests.support.media import MediaCache, build_library, build_many, write_corrupt_video
+from vpo.client import VpoClient
+from vpo.store import JobQuery, JobStore
+
+NOBODY = 65534
+
+
+def scan_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """No VPO_* settings from the developer's shell; plain output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VPO_")}
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_scan(*args: str, prefix: tuple[str, ...] = (), timeout: float = 120):
+    return subprocess.run(
+        [*prefix, str(VPO_EXECUTABLE), "scan", *map(str, args)],
+        env=scan_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def only_job(data_dir: Path):
+    with JobStore(data_dir) as store:
+        jobs, total = store.list_jobs(JobQuery())
+    assert total == 1
+    return jobs[0]
+
+
+def assert_one_line_error(result, code: int | None = None) -> str:
+    assert result.returncode != 0, result
+    if code is not None:
+        assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def test_foreground_scan_prints_json_and_records_a_completed_job(sample_library, tmp_path):
+    data_dir = tmp_path / "data"
+    result = run_scan(sample_library.root, "--json", "--data-dir", data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    body = json.loads(result.stdout)
+    assert body["status"] == "completed"
+    assert body["progress_percent"] == 100
+    assert body["summary_raw"] == {
+        "found": 5,
+        "scanned": 5,
+        "skipped": 0,
+        "added": 5,
+        "removed": 0,
+        "errors": 0,
+        "probe_skipped": False,
+    }
+    assert body["errors"] == [] and body["errors_total"] == 0
+    job = only_job(data_dir)
+    assert (job.id, job.status, job.job_type) == (body["id"], "completed", "scan")
+    assert job.params["paths"] == [str(sample_library.root)]
+    with JobStore(data_dir) as store:
+        record = store.get_file(str(sample_library.path("tv/Show/S01E02.mkv")))
+    assert [s.language for s in record.streams if s.codec_type == "audio"] == ["eng", "jpn"]
+
+
+def test_foreground_scan_prints_a_summary_and_rescans_incrementally(sample_library, tmp_path):
+    data_dir = tmp_path / "data"
+    first = run_scan(sample_library.root, "--data-dir", data_dir)
+    assert first.returncode == 0, first.stderr
+    assert "Scan completed" in first.stdout
+    assert "Found 5 files: 5 scanned (5 new)" in first.stdout
+    second = run_scan(sample_library.root, "--data-dir", data_dir)
+    assert second.returncode == 0, second.stderr
+    assert "0 scanned (0 new), 5 unchanged" in second.stdout
+
+
+def test_file_errors_are_listed_and_the_scan_still_completes(sample_library, tmp_path):
+    corrupt = write_corrupt_video(sample_library.root / "movies/broken.mkv")
+    result = run_scan(sample_library.root, "--json", "--data-dir", tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["status"] == "completed"
+    assert body["summary_raw"]["errors"] == 1
+    assert body["errors_total"] == 1
+    (error,) = body["errors"]
+    assert error["path"] == str(corrupt)
+    assert "Invalid data found" in error["message"]
+
+
+def a_plain_file(tmp: Path) -> Path:
+    target = tmp / "a-file.mkv"
+    target.write_bytes(b"x")
+    return target
+
+
+@pytest.mark.parametrize(
+    "make_target",
+    [
+        pytest.param(lambda tmp: tmp / "does-not-exist", id="missing"),
+        pytest.param(a_plain_file, id="file"),
+    ],
+)
+def test_bad_path_is_one_line_error_and_no_job_row(make_target, sample_library, tmp_path):
+    data_dir = tmp_path / "data"
+    bad = make_target(tmp_path)
+    # A good path next to the bad one must not start a half-done job either.
+    result = run_scan(sample_library.root, bad, "--data-dir", data_dir)
+    line = assert_one_line_error(result, code=2)
+    assert str(bad) in line
+    assert result.stdout == ""
+    assert not (data_dir / "vpo.db").exists()
+
+
+def test_sigint_ends_a_foreground_scan_cancelled(tmp_path, media_cache):
+    library = build_many(tmp_path / "lib", media_cache, 150)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    # One probe at a time: 150 files take seconds, ample time to interrupt mid-probe.
+    (data_dir / "config.toml").write_text("[jobs]\nprobe_concurrency = 1\n")
+    process = subprocess.Popen(
+        [str(VPO_EXECUTABLE), "scan", str(library.root), "--data-dir", str(data_dir)],
+        env=scan_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The log file appears only after the job row is committed (the runner opens it).
+        wait_until(lambda: list((data_dir / "logs").glob("*.log")), timeout=30)
+        with JobStore(data_dir) as store:
+
+            def probing_job():
+                jobs, _ = store.list_jobs(JobQuery())
+                job = jobs[0] if jobs else None
+                return job if job and job.phase == "probe" and job.processed_count > 0 else None
+
+            running = wait_until(probing_job, timeout=30)
+            assert running.status == "running"
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=30)
+            final = store.get_job(running.id)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "Scan cancelled" in stdout
+    assert final.status == "cancelled"
+    assert final.completed_at is not None
+    assert 0 < final.processed_count < 150
+    assert final.total_count == 150
+
+
+@pytest.fixture
+def shared_dirs() -> Iterator[tuple[Path, Path]]:
+    """A library and a data dir outside pytest's private (0700) temp tree, so another user can
+    use them; removed afterwards."""
+    top = Path(tempfile.mkdtemp(prefix="vpo-scan-perm-"))
+    top.chmod(0o755)
+    library, data_dir = top / "library", top / "data"
+    data_dir.mkdir()
+    data_dir.chmod(0o777)
+    try:
+        yield library, data_dir
+    finally:
+        shutil.rmtree(top)
+
+
+def test_unreadable_file_is_an_error_and_the_rest_completes(shared_dirs, media_cache: MediaCache):
+    library_root, data_dir = shared_dirs
+    library = build_library(
+        library_root,
+        media_cache,
+        {"show/E01.mkv": "mkv_eng", "show/E02.mkv": "mp4_fra", "show/E03.mkv": "mkv_eng"},
+    )
+    locked = library.path("show/E02.mkv")  # a copy, not a link to the cache
+    locked.chmod(0o000)
+    for directory in (library_root, library_root / "show"):
+        directory.chmod(0o755)
+    # Permission bits do not stop root, so as root the scan runs as `nobody`, for whom the
+    # file is truly unreadable; as any other user it runs as that user.
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        prefix = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+    result = run_scan(library_root, "--json", "--data-dir", data_dir, prefix=prefix)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["status"] == "completed"
+    assert (body["summary_raw"]["found"], body["summary_raw"]["errors"]) == (3, 1)
+    (error,) = body["errors"]
+    assert error["path"] == str(locked)
+    assert "ermission denied" in error["message"]
+    with JobStore(data_dir) as store:
+        assert store.get_file(str(locked)).scan_status == "error"
+        assert store.get_file(str(library.path("show/E01.mkv"))).scan_status == "ok"
+        assert store.get_file(str(library.path("show/E03.mkv"))).scan_status == "ok"
+
+
+def test_async_with_the_daemon_down_says_how_to_start_it(sample_library):
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run_scan(sample_library.root, "--async", "--url", url)
+    line = assert_one_line_error(result, code=1)
+    assert url in line
+    assert "vpo serve" in line
+
+
+def test_async_submits_to_the_daemon_and_prints_the_job_id(daemon, sample_library):
+    roots = (sample_library.root / "tv", sample_library.root / "movies")
+    result = run_scan(*roots, "--async", "--url", daemon.url)
+    assert result.returncode == 0, result.stderr
+    ids = result.stdout.split()
+    assert len(ids) == 2
+    assert all(str(uuid.UUID(job_id)) == job_id for job_id in ids)
+    with VpoClient(daemon.url) as client:
+
+        def finished(job_id: str):
+            job = client.get_job(job_id).data
+            return job if job["status"] in ("completed", "failed", "cancelled") else None
+
+        tv, movies = (wait_until(lambda j=job_id: finished(j), timeout=60) for job_id in ids)
+    assert tv["status"] == movies["status"] == "completed"
+    assert tv["file_path"] == str(sample_library.root / "tv")
+    assert tv["summary_raw"]["found"] == 3
+    assert movies["summary_raw"]["found"] == 1
