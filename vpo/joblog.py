@@ -94,6 +94,17 @@ class JobLog:
         self.close()
 
 
+def count_lines(logs_dir: Path, job_id: str) -> int:
+    """Complete lines in a job's log (0 when there is none), counted chunk by chunk; a client
+    that wants the tail asks for offset = count - n."""
+    try:
+        handle = open(log_path(logs_dir, job_id), "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        return 0
+    with handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(READ_CHUNK_BYTES), b""))
+
+
 @dataclass(frozen=True)
 class LogPage:
     lines: list[str]

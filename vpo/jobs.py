@@ -117,8 +117,9 @@ class Job:
     def summary(self) -> str | None:
         return summary_sentence(self.summary_raw)
 
-    def duration_seconds(self, now: datetime) -> int | None:
-        """Whole seconds from started_at to completed_at (or to `now` while unfinished).
+    def duration_seconds(self, now: datetime | None = None) -> int | None:
+        """Whole seconds from started_at to completed_at (or to `now`, default the current
+        time, while unfinished).
 
         Floored so the value changes at most once a second, which keeps ETags stable between
         polls; never negative, even if clocks disagree.
@@ -128,12 +129,14 @@ class Job:
         start = parse_timestamp(self.started_at)
         if self.completed_at:
             end = parse_timestamp(self.completed_at)
+        elif now is None:
+            end = utc_now()
         else:
             end = now if now.tzinfo else now.replace(tzinfo=UTC)
         elapsed = (end - start) / timedelta(seconds=1)
         return max(0, math.floor(elapsed))
 
-    def to_list_dict(self, now: datetime) -> dict:
+    def to_list_dict(self, now: datetime | None = None) -> dict:
         """The §6 list item: what `GET /api/jobs` returns per job."""
         return {
             "id": self.id,
@@ -154,7 +157,7 @@ class Job:
             "attempts": self.attempts,
         }
 
-    def to_detail_dict(self, now: datetime, has_logs: bool) -> dict:
+    def to_detail_dict(self, now: datetime | None, has_logs: bool) -> dict:
         """The §6 detail: list fields plus summary, summary_raw and has_logs."""
         detail = self.to_list_dict(now)
         detail["summary"] = self.summary

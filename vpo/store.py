@@ -388,20 +388,34 @@ class JobStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir).expanduser()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir = self.data_dir / LOGS_DIRNAME
-        self.logs_dir.mkdir(exist_ok=True)
         self.db_path = self.data_dir / DB_FILENAME
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
-        self._writer = self._connect()
-        self._writer.execute("PRAGMA journal_mode = WAL")
-        # NORMAL is durable across application crashes in WAL mode and much cheaper per commit.
-        self._writer.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        try:
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data directory {self.data_dir}: {exc}") from exc
+        try:
+            self._writer = self._connect()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the job database {self.db_path}: {exc}") from exc
+        try:
+            self._writer.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across application crashes in WAL mode, and cheaper per commit.
+            self._writer.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._writer.close()
+            self._closed = True
+            raise StoreError(f"cannot open the job database {self.db_path}: {exc}") from exc
+        except StoreError:
+            self._writer.close()
+            self._closed = True
+            raise
 
     # -- connections ------------------------------------------------------------------------
 
@@ -592,10 +606,11 @@ class JobStore:
         return counts
 
     def cancel_requested(self, job_id: str) -> bool:
-        """Whether the job's runner should stop now.
+        """Whether the job's runner should stop now: a cancel was asked for, or the job is
+        gone or already ended (nobody wants more work on it).
 
-        True also when the job vanished or is no longer running (cancelled, requeued elsewhere):
-        in either case nobody wants the work to go on.
+        A job put back to `queued` (the daemon stopping) is not "cancel requested": its runner
+        is stopped by the shutdown itself and must not turn the requeue into a cancel.
         """
         row = (
             self._reader()
@@ -604,7 +619,7 @@ class JobStore:
         )
         if row is None:
             return True
-        return bool(row["cancel_requested"]) or row["status"] != RUNNING
+        return bool(row["cancel_requested"]) or row["status"] in TERMINAL
 
     # -- jobs: writes ------------------------------------------------------------------------
 

@@ -135,6 +135,14 @@ def test_a_half_written_last_line_is_not_returned(tmp_path: Path) -> None:
     path.write_text("complete\nhalf a li")
     page = read_log(tmp_path, JOB_ID)
     assert page.lines == ["complete"] and page.total_lines == 1
+    assert joblog.count_lines(tmp_path, JOB_ID) == 1
+
+
+def test_count_lines(tmp_path: Path, monkeypatch) -> None:
+    assert joblog.count_lines(tmp_path, JOB_ID) == 0
+    monkeypatch.setattr(joblog, "READ_CHUNK_BYTES", 10)
+    write_numbered_lines(log_path(tmp_path, JOB_ID), 1234)
+    assert joblog.count_lines(tmp_path, JOB_ID) == 1234
 
 
 def test_a_missing_log_is_an_empty_page(tmp_path: Path) -> None:

@@ -80,6 +80,9 @@ def test_duration_is_floored_and_runs_to_now_while_running() -> None:
     assert job.duration_seconds(NOW + timedelta(milliseconds=49)) == 9
     assert job.duration_seconds(NOW + timedelta(milliseconds=50)) == 10
     assert job.duration_seconds(NOW.replace(tzinfo=None)) == 9  # naive "now" is UTC
+    # Without `now`, the current time: the job started in the past, so some seconds ago.
+    assert job.duration_seconds() >= 9
+    assert make_job().to_list_dict()["duration_seconds"] >= 9
     done = make_job(status=COMPLETED, completed_at="2026-11-30T06:01:00.949Z")
     assert done.duration_seconds(NOW + timedelta(days=1)) == 59
     assert make_job(status="queued", started_at=None).duration_seconds(NOW) is None

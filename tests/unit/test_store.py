@@ -85,6 +85,16 @@ def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None
             assert store.change_counter() == counter
 
 
+def test_an_unusable_database_is_a_clear_store_error(tmp_path: Path) -> None:
+    (tmp_path / "vpo.db").write_bytes(b"this is not a database, just some text" * 100)
+    with pytest.raises(StoreError, match=r"cannot open the job database .*vpo\.db"):
+        JobStore(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the data dir should be")
+    with pytest.raises(StoreError, match="cannot create the data directory"):
+        JobStore(blocker / "data")
+
+
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     JobStore(tmp_path).close()
     with sqlite3.connect(tmp_path / "vpo.db") as conn:
@@ -363,6 +373,8 @@ def test_requeue_keeps_attempts_and_resets_the_run(store: JobStore) -> None:
     assert requeued.owner is None and requeued.started_at is None
     assert requeued.cancel_requested is False and requeued.processed_count == 0
     assert requeued.error_message == "daemon shut down"
+    # A requeue is not a cancel: the runner being stopped must not end the job cancelled.
+    assert store.cancel_requested(job.id) is False
     again = store.claim_next_job("other:2:2")
     assert again.id == job.id and again.attempts == 2 and again.error_message is None
     store.finish_job(job.id, COMPLETED)
