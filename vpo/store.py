@@ -318,6 +318,15 @@ MIGRATIONS: list[list[str]] = [
             UNIQUE (job_id, path)
         )""",
     ],
+    # 2: list queries filter by status or type and order by creation time with ties by id, or
+    # sort by path; these indexes serve them without a temporary sort.
+    [
+        "DROP INDEX jobs_by_status",
+        "CREATE INDEX jobs_by_status ON jobs (status, created_at, id)",
+        "DROP INDEX jobs_by_type",
+        "CREATE INDEX jobs_by_type ON jobs (job_type, created_at, id)",
+        "CREATE INDEX jobs_by_path ON jobs (file_path, id)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -21,6 +21,7 @@ from tests.support.daemon import wait_until
 from vpo import joblog
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Job, parse_timestamp
 from vpo.store import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     JobAlreadyTerminal,
     JobNotFound,
@@ -72,6 +73,31 @@ def test_new_database_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
         assert {"jobs_by_status", "jobs_by_created", "jobs_by_type", "jobs_queue"} <= tables
         # Foreign keys are enforced on the store's own connections.
         assert store._writer.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_an_older_database_is_migrated_forward_keeping_its_rows(tmp_path: Path) -> None:
+    # Build a version-1 database by hand, as an older VPO left it.
+    with sqlite3.connect(tmp_path / "vpo.db", isolation_level=None) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO jobs (id, job_type, status, file_path, created_at, updated_at) "
+            "VALUES ('old-job', 'scan', 'completed', '/tv', '2026-01-01T00:00:00.000Z', "
+            "'2026-01-01T00:00:00.000Z')"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    with JobStore(tmp_path) as store:
+        assert store.schema_version() == SCHEMA_VERSION > 1
+        assert store.get_job("old-job").status == COMPLETED
+        with raw_connection(store) as conn:
+            plan = " ".join(
+                row[3]
+                for row in conn.execute(
+                    "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status = 'failed' "
+                    "ORDER BY created_at DESC, id DESC"
+                )
+            )
+        assert "jobs_by_status" in plan and "TEMP B-TREE" not in plan
 
 
 def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
