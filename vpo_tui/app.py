@@ -1,5 +1,181 @@
-"""Entry point for `vpo-tui` (the terminal client lands in its own issue)."""
+"""`vpo-tui`: the Textual client of the VPO daemon (design §8).
+
+The app owns what all screens share: the API client, the polling settings read from the daemon
+at start, the pause reasons that apply to every polling loop (terminal focus lost, the user's
+`p`, polling disabled on the daemon), and clean exits on q, Ctrl+C, SIGTERM and SIGHUP. Each
+screen runs its own `PollLoop`, and only the visible one polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from vpo.client import ApiError, AsyncVpoClient
+from vpo_tui.options import parse_options
+from vpo_tui.poll_loop import PollLoop, Scheduler
+from vpo_tui.poller import load_rules
+from vpo_tui.screens.jobs import JobsScreen
+
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
-def main() -> None:
-    raise SystemExit("vpo-tui: not built yet")
+class VpoTuiApp(App[int]):
+    TITLE = "VPO"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        client: AsyncVpoClient,
+        *,
+        url: str | None = None,
+        interval_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        """`clock` and `scheduler` are injectable so tests can check minute-long backoffs."""
+        super().__init__()
+        self.client = client
+        self.url = url or client.base_url
+        self.rules = load_rules()
+        self.interval_override_ms = None if interval_s is None else interval_s * 1000
+        self.interval_ms = self.rules.clamp_interval_ms(
+            self.interval_override_ms or self.rules.interval_default_ms
+        )
+        self.log_interval_ms = self.rules.log_interval_ms(self.interval_ms, None)
+        self.polling_enabled = True
+        self.polling_config: dict[str, Any] | None = None
+        self.clock = clock
+        self.scheduler = scheduler
+        self.pause_reasons: set[str] = set()
+        self.loops: list[PollLoop] = []
+        self._signals_installed: list[int] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if not self.is_headless:
+            self._install_signal_handlers()
+        self.push_screen(JobsScreen())
+
+    async def on_unmount(self) -> None:
+        self._remove_signal_handlers()
+        # Closing a client whose daemon vanished must not spoil the exit.
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in EXIT_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._exit_on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            self._signals_installed.append(signum)
+
+    def _remove_signal_handlers(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for signum in self._signals_installed:
+            loop.remove_signal_handler(signum)
+        self._signals_installed.clear()
+
+    def _exit_on_signal(self, signum: int) -> None:
+        # Leaving through App.exit lets the driver restore the terminal (alternate screen,
+        # cursor, mouse and focus reporting) exactly as on `q`.
+        self.exit(0)
+
+    # -- polling settings --------------------------------------------------------------------
+
+    async def ensure_polling_config(self) -> None:
+        """Read GET /api/config/polling once (retried by the next poll if the daemon is down)."""
+        if self.polling_config is not None:
+            return
+        try:
+            config = await self.client.polling_config()
+        except ApiError as exc:
+            if exc.status >= 500 or exc.status == 401:
+                raise
+            config = {}  # an older daemon without the endpoint: the rules' defaults
+        self.apply_polling_config(config)
+
+    def apply_polling_config(self, config: dict[str, Any]) -> None:
+        self.polling_config = dict(config)
+        daemon_interval = config.get("interval_ms")
+        if self.interval_override_ms is not None:
+            interval = self.interval_override_ms
+        elif isinstance(daemon_interval, int | float):
+            interval = daemon_interval
+        else:
+            interval = self.rules.interval_default_ms
+        self.interval_ms = self.rules.clamp_interval_ms(interval)
+        log_interval = config.get("log_interval_ms")
+        self.log_interval_ms = self.rules.log_interval_ms(
+            self.interval_ms, log_interval if isinstance(log_interval, int | float) else None
+        )
+        for loop in self.loops:
+            loop.poller.set_interval_ms(self.interval_ms)
+        self.polling_enabled = config.get("enabled", True) is not False
+        if not self.polling_enabled:
+            self.pause_all("disabled")
+
+    # -- pausing every loop ------------------------------------------------------------------
+
+    def register_loop(self, loop: PollLoop) -> None:
+        self.loops.append(loop)
+        loop.poller.set_interval_ms(self.interval_ms)
+        for reason in self.pause_reasons:
+            loop.pause(reason)
+
+    def unregister_loop(self, loop: PollLoop) -> None:
+        if loop in self.loops:
+            self.loops.remove(loop)
+
+    def pause_all(self, reason: str) -> None:
+        self.pause_reasons.add(reason)
+        for loop in list(self.loops):
+            loop.pause(reason)
+
+    def resume_all(self, reason: str) -> None:
+        self.pause_reasons.discard(reason)
+        for loop in list(self.loops):
+            loop.resume(reason)
+
+    def toggle_user_pause(self) -> None:
+        if "user" in self.pause_reasons:
+            self.resume_all("user")
+        else:
+            self.pause_all("user")
+
+    def watch_app_focus(self, focused: bool) -> None:
+        # Terminal focus reporting (Textual turns it on) drives this: no one looking, no polls.
+        if focused:
+            self.resume_all("focus")
+        else:
+            self.pause_all("focus")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console script entry point `vpo-tui`."""
+    options = parse_options(argv)
+    client = AsyncVpoClient(options.url, options.token)
+    app = VpoTuiApp(client, url=options.url, interval_s=options.interval_s)
+    app.run(mouse=options.mouse)
+    sys.exit(app.return_code or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -164,9 +164,12 @@ class Poller:
 
     # -- request cycle ----------------------------------------------------------------------
 
-    def begin(self) -> int | None:
-        """Permission to send one request now; returns a ticket, or None to send nothing."""
-        if self._stopped or self.paused or self._in_flight is not None:
+    def begin(self, *, force: bool = False) -> int | None:
+        """Permission to send one request now; returns a ticket, or None to send nothing.
+
+        `force` is the user's explicit refresh: it goes out even while paused (no timer follows).
+        """
+        if self._stopped or (self.paused and not force) or self._in_flight is not None:
             return None
         self._in_flight = self._generation
         self._poll_right_after = False
@@ -201,13 +204,13 @@ class Poller:
         self.next_poll_at = self.clock() + delay_s
         return delay_s
 
-    def request_now(self) -> bool:
+    def request_now(self, *, force: bool = False) -> bool:
         """The user (or a resume) wants fresh data: True means "begin() now".
 
         While a request is in flight the answer is False and the next poll follows right after it
-        ends, so there is still only one loop.
+        ends, so there is still only one loop. `force` (the user's `r`) ignores pauses.
         """
-        if self._stopped or self.paused:
+        if self._stopped or (self.paused and not force):
             return False
         if self._in_flight is not None:
             self._poll_right_after = True

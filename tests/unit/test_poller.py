@@ -163,3 +163,14 @@ def test_offline_countdown_follows_the_clock() -> None:
     assert poller.seconds_until_next() == 2.5
     clock.now += 60
     assert poller.seconds_until_next() == 0.0
+
+
+def test_forced_refresh_goes_out_while_paused_without_a_timer() -> None:
+    poller = Poller(5000)
+    poller.pause("user")
+    assert poller.request_now() is False
+    assert poller.request_now(force=True) is True
+    ticket = poller.begin(force=True)
+    assert ticket is not None
+    assert poller.finish(ticket, "ok") is None
+    assert poller.paused

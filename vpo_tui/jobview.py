@@ -1,0 +1,206 @@
+"""How a job reads on screen: status words with symbols, progress, durations, table cells.
+
+Pure functions from the API's job dicts to plain strings, so the table's row diffing compares
+exactly what the user sees, and the wording is tested without a terminal. Every value from the
+daemon passes through `safe_text` (no escape sequences, one line). Unknown statuses and job types
+(a newer daemon) are shown as they come, never rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, TERMINAL
+from vpo_tui.plaintext import safe_text
+
+# A symbol per status so the table reads without colour (NO_COLOR, monochrome terminals).
+STATUS_SYMBOLS = {
+    QUEUED: "○",
+    RUNNING: "▶",
+    COMPLETED: "✓",
+    FAILED: "✗",
+    CANCELLED: "⊘",
+}
+UNKNOWN_STATUS_SYMBOL = "?"
+
+# Colours only add to the symbol; they are dropped under NO_COLOR.
+STATUS_STYLES = {
+    QUEUED: "yellow",
+    RUNNING: "bold cyan",
+    COMPLETED: "green",
+    FAILED: "bold red",
+    CANCELLED: "magenta",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    sort_field: str | None  # the API's `sort` value, None when the column cannot be sorted
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "ID", None),
+    Column("type", "Type", "job_type"),
+    Column("status", "Status", "status"),
+    Column("progress", "Prog", None),
+    Column("target", "Target", "file_path"),
+    Column("created", "Created", "created_at"),
+    Column("duration", "Duration", "duration"),
+)
+COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+SORT_FIELDS = tuple(column.sort_field for column in COLUMNS if column.sort_field)
+SORT_LABELS = {column.sort_field: column.label for column in COLUMNS if column.sort_field}
+
+# Widths of the fixed columns (id, type, status, progress, created, duration) and the cell
+# padding DataTable adds on both sides of each column: the target column gets the rest.
+FIXED_WIDTHS = {"id": 8, "type": 6, "status": 11, "progress": 4, "created": 11, "duration": 8}
+CELL_PADDING = 2
+MIN_TARGET_WIDTH = 12
+SCROLLBAR_WIDTH = 2
+
+
+def target_width_for(table_width: int) -> int:
+    """Width of the target column so the whole row fits a table `table_width` cells wide."""
+    used = sum(FIXED_WIDTHS.values()) + CELL_PADDING * len(COLUMNS) + SCROLLBAR_WIDTH
+    return max(MIN_TARGET_WIDTH, table_width - used)
+
+
+def status_label(status: object) -> str:
+    text = safe_text(status) or "unknown"
+    return f"{STATUS_SYMBOLS.get(text, UNKNOWN_STATUS_SYMBOL)} {text}"
+
+
+def status_style(status: object) -> str:
+    return STATUS_STYLES.get(safe_text(status), "")
+
+
+def progress_label(job: dict[str, Any]) -> str:
+    """`NN%` when known; `…` while running with no total yet; empty for a job not started."""
+    percent = job.get("progress_percent")
+    if isinstance(percent, int | float) and not isinstance(percent, bool):
+        return f"{min(max(int(percent), 0), 100)}%"
+    if job.get("status") == RUNNING:
+        return "…"
+    return ""
+
+
+def duration_label(seconds: object) -> str:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        return ""
+    total = int(seconds)
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def created_label(value: object, now: datetime) -> str:
+    """Local time of day for today's jobs, month-day and time for older ones."""
+    moment = parse_time(value)
+    if moment is None:
+        return safe_text(value)[:11]
+    local = moment.astimezone(now.tzinfo) if now.tzinfo else moment.astimezone()
+    if local.date() == now.date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%m-%d %H:%M")
+
+
+def timestamp_label(value: object) -> str:
+    """A full local timestamp for the detail view."""
+    moment = parse_time(value)
+    if moment is None:
+        return safe_text(value)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shorten_path(path: str, width: int) -> str:
+    """Keep the end of a long path (the file or folder name matters most) behind an ellipsis."""
+    if width <= 1:
+        return path[:width]
+    if len(path) <= width:
+        return path
+    return "…" + path[-(width - 1) :]
+
+
+def short_id(job: dict[str, Any]) -> str:
+    return safe_text(job.get("id_short") or str(job.get("id", ""))[:8])
+
+
+def job_cells(job: dict[str, Any], *, target_width: int, now: datetime) -> tuple[str, ...]:
+    """The table row of one job, in COLUMNS order, as the exact strings displayed."""
+    return (
+        short_id(job),
+        safe_text(job.get("job_type")),
+        status_label(job.get("status")),
+        progress_label(job),
+        shorten_path(safe_text(job.get("file_path")), target_width),
+        created_label(job.get("created_at"), now),
+        duration_label(job.get("duration_seconds")),
+    )
+
+
+def is_terminal(job: dict[str, Any]) -> bool:
+    return job.get("status") in TERMINAL
+
+
+def counts_label(job: dict[str, Any]) -> str:
+    """`N of M files` (or `N files so far` while the total is unknown), with the phase."""
+    processed = job.get("processed_count")
+    total = job.get("total_count")
+    processed = processed if isinstance(processed, int) else 0
+    if isinstance(total, int) and not isinstance(total, bool):
+        text = f"{processed} of {total} files"
+    else:
+        text = f"{processed} files so far, total not known yet"
+    phase = safe_text(job.get("phase"))
+    return f"{text} · {phase}" if phase else text
+
+
+def detail_lines(job: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """Every field of the detail view as lines of (label, value) pairs, compact for 80x24.
+
+    The phase and the counts are on the progress line, so they are not repeated here.
+    """
+    lines = [
+        [("ID", safe_text(job.get("id")))],
+        [
+            ("Status", status_label(job.get("status"))),
+            ("Type", safe_text(job.get("job_type"))),
+            ("Priority", safe_text(job.get("priority"))),
+            ("Attempts", safe_text(job.get("attempts"))),
+        ],
+        [("Target", safe_text(job.get("file_path")))],
+        [
+            ("Created", timestamp_label(job.get("created_at"))),
+            ("Started", timestamp_label(job.get("started_at")) or "-"),
+        ],
+        [
+            ("Completed", timestamp_label(job.get("completed_at")) or "-"),
+            ("Duration", duration_label(job.get("duration_seconds")) or "-"),
+        ],
+    ]
+    if job.get("summary"):
+        lines.append([("Summary", safe_text(job.get("summary")))])
+    if job.get("error_message"):
+        lines.append([("Error", safe_text(job.get("error_message")))])
+    return lines

@@ -1,0 +1,313 @@
+"""One job: every field, progress as a bar and `N of M files`, and the log tail.
+
+The job is polled at the status interval; its log at the log interval while the job runs, from
+the line offset already held (only new lines travel), plus one final fetch once the job has
+ended so its last lines are never missed. After that final fetch the screen stops polling.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static
+
+from vpo.client import ApiError, VpoError
+from vpo.jobs import RUNNING
+from vpo_tui.jobview import detail_lines, is_terminal, short_id
+from vpo_tui.plaintext import safe_text, strip_escapes
+from vpo_tui.poll_loop import PollLoop
+from vpo_tui.poller import Outcome, Poller
+from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
+from vpo_tui.screens.help import HelpScreen
+from vpo_tui.widgets.job_progress import JobProgress
+from vpo_tui.widgets.status_line import StatusFacts, StatusLine, facts_from
+
+if TYPE_CHECKING:
+    from vpo_tui.app import VpoTuiApp
+
+GONE_MESSAGE = "This job no longer exists"
+LOG_PAGE_LINES = 1000  # the API's maximum page
+LOG_TAIL_LINES = 500  # how much history to show when the detail opens
+LOG_MAX_PAGES_PER_POLL = 5  # a burst of output is caught up over a few polls, not all at once
+LOG_KEEP_LINES = 5000
+
+DETAIL_KEYS = [
+    ("Escape", "back to the list (cursor on the same job)"),
+    ("↑ ↓ PgUp PgDn", "scroll the log (scrolling up stops following)"),
+    ("End  f", "jump to the end of the log and follow it"),
+    ("r", "refresh now"),
+    ("p", "pause / resume polling"),
+    ("c", "cancel this job (asks first)"),
+    ("?", "this help"),
+    ("q  Ctrl+C", "quit"),
+]
+
+
+def fields_text(job: dict[str, Any]) -> Text:
+    text = Text(end="")
+    for index, line in enumerate(detail_lines(job)):
+        if index:
+            text.append("\n")
+        for position, (label, value) in enumerate(line):
+            if position:
+                text.append("   ")
+            text.append(f"{label}: ", style="bold")
+            text.append(value, style="bold red" if label == "Error" else "")
+    return text
+
+
+class DetailScreen(Screen[None]):
+    DEFAULT_CSS = """
+    DetailScreen #title {
+        height: 1;
+        background: $primary;
+        text-style: bold;
+    }
+    DetailScreen #body {
+        height: auto;
+    }
+    DetailScreen #fields {
+        height: auto;
+        max-height: 9;
+        padding: 0 1;
+    }
+    DetailScreen JobProgress {
+        padding: 0 1;
+    }
+    DetailScreen #gone {
+        display: none;
+        padding: 1 2;
+        text-style: bold;
+    }
+    DetailScreen Log {
+        height: 1fr;
+        min-height: 4;
+        border: round $secondary;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("c", "cancel_job", "Cancel"),
+        Binding("f", "follow", "Follow"),
+        Binding("end", "follow", "Follow", show=False),
+        Binding("question_mark", "help", "Keys"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job: dict[str, Any] | None = None
+        self.gone = False
+        self.log_offset = 0
+        self.log_started = False
+        self.final_log_fetched = False
+        self.last_change: datetime | None = None
+        self.loop: PollLoop | None = None
+        self._etag: str | None = None
+        self._next_log_at = 0.0
+
+    @property
+    def vpo_app(self) -> VpoTuiApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"Job {self.job_id[:8]}", end=""), id="title")
+        with Vertical(id="body"):
+            yield Static(Text("loading…"), id="fields")
+            yield JobProgress(id="progress")
+        yield Static(Text(f"{GONE_MESSAGE}.\n\nPress Escape to go back."), id="gone")
+        yield Log(id="log", max_lines=LOG_KEEP_LINES, auto_scroll=True)
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def log_view(self) -> Log:
+        return self.query_one("#log", Log)
+
+    @property
+    def following(self) -> bool:
+        return self.log_view.is_vertical_scroll_end
+
+    def on_mount(self) -> None:
+        app = self.vpo_app
+        self.log_view.border_title = "Log"
+        poller = Poller(app.interval_ms, clock=app.clock)
+        self.loop = PollLoop(
+            self,
+            poller,
+            self._fetch,
+            on_state=self._show_state,
+            scheduler=app.scheduler,
+            name="detail-poll",
+        )
+        self.query_one(StatusLine).bind(self._status_facts)
+        self.watch(self.log_view, "scroll_y", self._show_follow, init=False)
+        app.register_loop(self.loop)
+        self.loop.start()
+
+    def on_unmount(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+            self.vpo_app.unregister_loop(self.loop)
+
+    # -- polling -----------------------------------------------------------------------------
+
+    async def _fetch(self) -> Outcome:
+        app = self.vpo_app
+        client = app.client
+        try:
+            result = await client.get_job(self.job_id, etag=self._etag)
+        except ApiError as exc:
+            if exc.status in (400, 404):
+                self._show_gone()
+                return "ok"
+            raise
+        changed = not result.not_modified
+        if changed:
+            self.job = result.data
+            self._etag = result.etag
+            self._show_job()
+        assert self.job is not None
+        terminal = is_terminal(self.job)
+        now = app.clock()
+        log_due = (
+            not self.log_started
+            or (self.job.get("status") == RUNNING and now >= self._next_log_at)
+            or (terminal and not self.final_log_fetched)
+        )
+        if log_due:
+            if await self._fetch_log():
+                changed = True
+            self._next_log_at = now + app.log_interval_ms / 1000
+            if terminal:
+                self.final_log_fetched = True
+        if terminal and self.final_log_fetched:
+            # §7: a terminal job's view stops polling after its final log fetch.
+            self.loop.stop()  # type: ignore[union-attr]
+        if changed:
+            self.last_change = datetime.now().astimezone()
+        return "ok" if changed else "not_modified"
+
+    async def _fetch_log(self) -> bool:
+        """Fetch lines past the held offset; True when new lines arrived."""
+        client = self.vpo_app.client
+        if not self.log_started:
+            first = (await client.get_logs(self.job_id, lines=1, offset=0)).data
+            assert first is not None
+            self.log_offset = max(0, first.total_lines - LOG_TAIL_LINES)
+            self.log_started = True
+            if self.log_offset:
+                self.log_view.write_line(f"… {self.log_offset} earlier lines not shown")
+        got_lines = False
+        for _ in range(LOG_MAX_PAGES_PER_POLL):
+            page = (
+                await client.get_logs(self.job_id, lines=LOG_PAGE_LINES, offset=self.log_offset)
+            ).data
+            assert page is not None
+            if page.lines:
+                self.log_view.write_lines([strip_escapes(line) for line in page.lines])
+                self.log_offset = page.offset + len(page.lines)
+                got_lines = True
+            if not page.has_more or not page.lines:
+                break
+        self._show_follow()
+        return got_lines
+
+    def _show_job(self) -> None:
+        job = self.job
+        assert job is not None
+        self.query_one("#title", Static).update(
+            Text(f"Job {short_id(job)} · {safe_text(job.get('status'))}", end="")
+        )
+        self.query_one("#fields", Static).update(fields_text(job))
+        self.query_one(JobProgress).show_job(job)
+
+    def _show_gone(self) -> None:
+        self.gone = True
+        self.query_one("#body").display = False
+        self.log_view.display = False
+        self.query_one("#gone").display = True
+        self.query_one("#title", Static).update(Text(f"Job {self.job_id[:8]} · gone", end=""))
+        if self.loop is not None:
+            self.loop.stop()
+
+    def _show_follow(self, *_args: object) -> None:
+        title = "Log (following)" if self.following else "Log (scrolled; End follows)"
+        if self.log_view.border_title != title:
+            self.log_view.border_title = title
+
+    def _status_facts(self) -> StatusFacts:
+        assert self.loop is not None
+        note = ""
+        if self.gone:
+            note = "job gone: polling stopped"
+        elif self.loop.poller.stopped:
+            note = "job finished: polling stopped"
+        return facts_from(
+            self.loop.poller,
+            last_change=self.last_change,
+            error=self.loop.last_error,
+            stopped_note=note,
+        )
+
+    def _show_state(self) -> None:
+        # Also called while the screen is being torn down: no widget, nothing to show.
+        for line in self.query(StatusLine):
+            line.refresh_from()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_refresh(self) -> None:
+        if self.loop is not None:
+            self.loop.poll_now(force=True)
+
+    def action_toggle_pause(self) -> None:
+        self.vpo_app.toggle_user_pause()
+
+    def action_follow(self) -> None:
+        self.log_view.scroll_end(animate=False)
+        self._show_follow()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("Job detail keys", DETAIL_KEYS))
+
+    def action_cancel_job(self) -> None:
+        job = self.job
+        if job is None or self.gone:
+            return
+        if is_terminal(job):
+            self.notify(f"Job {short_id(job)} has already finished.", markup=False)
+            return
+        self.app.push_screen(
+            ConfirmScreen(cancel_question(job)),
+            callback=lambda confirmed: self._cancel_confirmed(bool(confirmed)),
+        )
+
+    def _cancel_confirmed(self, confirmed: bool) -> None:
+        if confirmed:
+            self.run_worker(self._cancel(), group="cancel", exit_on_error=False)
+
+    async def _cancel(self) -> None:
+        try:
+            await self.vpo_app.client.cancel_job(self.job_id)
+        except ApiError as exc:
+            self.notify(safe_text(exc.message), severity="warning", markup=False)
+        except VpoError as exc:
+            self.notify(safe_text(exc), severity="error", markup=False)
+        else:
+            self.notify("Cancel requested.", markup=False)
+        if self.loop is not None:
+            self.loop.poll_now()

@@ -1,0 +1,51 @@
+"""The `?` screen: every key of the screen it was opened from."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > Vertical {
+        width: 72;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 2;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close"),
+        Binding("q", "close", "Close"),
+    ]
+
+    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        text = Text(end="")
+        text.append(f"{self.title_text}\n\n", style="bold")
+        for key, meaning in self.keys:
+            text.append(f"{key:>12}", style="bold")
+            text.append(f"  {meaning}\n")
+        text.append("\nEscape or ? closes this help.", style="dim")
+        with Vertical():
+            yield Static(text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

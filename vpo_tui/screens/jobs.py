@@ -1,0 +1,345 @@
+"""The jobs list: a live DataTable with filters, search, sort and pages kept across polls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.events import Key, Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from vpo.client import ApiError, VpoError
+from vpo_tui.jobview import COLUMNS, is_terminal, job_cells, short_id, target_width_for
+from vpo_tui.listquery import ListQuery, last_page
+from vpo_tui.plaintext import safe_text
+from vpo_tui.poll_loop import PollLoop
+from vpo_tui.poller import Outcome, Poller
+from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
+from vpo_tui.screens.detail import DetailScreen
+from vpo_tui.screens.help import HelpScreen
+from vpo_tui.widgets.job_table import JobTable
+from vpo_tui.widgets.status_line import StatusFacts, StatusLine, facts_from
+
+if TYPE_CHECKING:
+    from vpo_tui.app import VpoTuiApp
+
+JOBS_KEYS = [
+    ("↑ ↓ PgUp PgDn", "move in the list"),
+    ("Enter", "open the job's detail and log"),
+    ("r", "refresh now"),
+    ("p", "pause / resume polling"),
+    ("c", "cancel the selected job (asks first)"),
+    ("s", "filter by status (cycles)"),
+    ("t", "filter by type (cycles)"),
+    ("/", "search paths (Enter applies, empty clears)"),
+    ("o", "sort by the next column"),
+    ("O", "reverse the sort order"),
+    ("[  ]", "previous / next page"),
+    ("?", "this help"),
+    ("q  Ctrl+C", "quit"),
+]
+
+
+class JobsScreen(Screen):
+    DEFAULT_CSS = """
+    JobsScreen #title, JobsScreen #filters {
+        height: 1;
+    }
+    JobsScreen #title {
+        background: $primary;
+        color: $text;
+        text-style: bold;
+    }
+    JobsScreen #filters {
+        background: $boost;
+    }
+    JobsScreen JobTable {
+        height: 1fr;
+    }
+    JobsScreen #empty {
+        height: auto;
+        padding: 1 2;
+        color: $text-muted;
+        display: none;
+    }
+    JobsScreen #search {
+        display: none;
+        dock: bottom;
+    }
+    """
+
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("c", "cancel_job", "Cancel"),
+        Binding("s", "cycle_status", "Status"),
+        Binding("t", "cycle_type", "Type", show=False),
+        Binding("slash", "search", "Search"),
+        Binding("o", "cycle_sort", "Sort"),
+        Binding("O", "toggle_order", "Order", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
+        Binding("question_mark", "help", "Keys"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_state = ListQuery()
+        self.total: int | None = None
+        self.jobs_by_id: dict[str, dict[str, Any]] = {}
+        self.page_jobs: list[dict[str, Any]] = []
+        self.seen_types: set[str] = set()
+        self.last_change: datetime | None = None
+        self.target_width = target_width_for(80)
+        self._etag: str | None = None
+        self._etag_query: ListQuery | None = None
+        self.loop: PollLoop | None = None
+
+    @property
+    def vpo_app(self) -> VpoTuiApp:
+        return self.app  # type: ignore[return-value]
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"VPO jobs · {safe_text(self.vpo_app.url)}", end=""), id="title")
+        yield Static("", id="filters")
+        yield JobTable(id="jobs")
+        yield Static("", id="empty")
+        yield Input(placeholder="search paths (Enter applies, Escape cancels)", id="search")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    @property
+    def status_line(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    def on_mount(self) -> None:
+        app = self.vpo_app
+        poller = Poller(app.interval_ms, clock=app.clock)
+        self.loop = PollLoop(
+            self,
+            poller,
+            self._fetch,
+            on_state=self._show_state,
+            scheduler=app.scheduler,
+            name="jobs-poll",
+        )
+        self.status_line.bind(self._status_facts)
+        self.target_width = target_width_for(self.size.width)
+        self.table.set_target_width(self.target_width)
+        self._show_filters()
+        app.register_loop(self.loop)
+        self.loop.start()
+        self.table.focus()
+
+    def on_unmount(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+            self.vpo_app.unregister_loop(self.loop)
+
+    def on_resize(self, event: Resize) -> None:
+        width = target_width_for(self.size.width)
+        if width != self.target_width:
+            self.target_width = width
+            self.table.set_target_width(width)
+            self._show_rows()
+
+    # -- polling -----------------------------------------------------------------------------
+
+    async def _fetch(self) -> Outcome:
+        app = self.vpo_app
+        await app.ensure_polling_config()
+        query = self.query_state
+        etag = self._etag if self._etag_query == query else None
+        result = await app.client.list_jobs(**query.api_params(), etag=etag)
+        if query != self.query_state:
+            # The user changed the query while this request was out; its answer is for the old
+            # one. The loop was told to poll again right after this request.
+            return "ok"
+        if result.not_modified:
+            return "not_modified"
+        page = result.data
+        assert page is not None
+        if page.total and query.page > last_page(page.total):
+            # The page the user was on no longer exists (jobs pruned or filtered away).
+            self.query_state = query.with_page(query.page, page.total)
+            self.loop.poll_now()  # type: ignore[union-attr]
+            return "ok"
+        self._etag, self._etag_query = result.etag, query
+        self.total = page.total
+        self.page_jobs = list(page.jobs)
+        self.jobs_by_id = {str(job.get("id")): job for job in self.page_jobs}
+        self.seen_types.update(safe_text(job.get("job_type")) for job in self.page_jobs)
+        if self._show_rows():
+            self.last_change = datetime.now().astimezone()
+        self._show_filters()
+        return "ok"
+
+    def _show_rows(self) -> bool:
+        """Apply the page to the table; True when anything visible changed."""
+        now = datetime.now().astimezone()
+        rows = [
+            (str(job.get("id")), job_cells(job, target_width=self.target_width, now=now))
+            for job in self.page_jobs
+        ]
+        patch = self.table.apply_rows(rows)
+        self._show_empty_note()
+        return not patch.is_empty or self.last_change is None
+
+    def _show_empty_note(self) -> None:
+        note = self.query_one("#empty", Static)
+        if self.total == 0 and not self.page_jobs:
+            has_filters = self.query_state != ListQuery(
+                sort=self.query_state.sort, order=self.query_state.order
+            )
+            message = (
+                "No jobs match these filters. s / t / / change them."
+                if has_filters
+                else "No jobs yet. Start one with: vpo scan PATH --async"
+            )
+            note.update(Text(message))
+            note.display = True
+        else:
+            note.display = False
+
+    def _status_facts(self) -> StatusFacts:
+        assert self.loop is not None
+        return facts_from(
+            self.loop.poller, last_change=self.last_change, error=self.loop.last_error
+        )
+
+    def _show_state(self) -> None:
+        # Also called while the screen is being torn down: no widget, nothing to show.
+        for line in self.query(StatusLine):
+            line.refresh_from()
+
+    def _show_filters(self) -> None:
+        text = self.query_state.describe(self.total, len(self.page_jobs))
+        self.query_one("#filters", Static).update(Text(text, no_wrap=True, end=""))
+
+    def _change_query(self, query: ListQuery) -> None:
+        if query == self.query_state:
+            return
+        self.query_state = query
+        self._show_filters()
+        if self.loop is not None:
+            self.loop.poll_now()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        if self.loop is not None:
+            self.loop.poll_now(force=True)
+
+    def action_toggle_pause(self) -> None:
+        self.vpo_app.toggle_user_pause()
+
+    def action_cycle_status(self) -> None:
+        self._change_query(self.query_state.next_status())
+
+    def action_cycle_type(self) -> None:
+        self._change_query(self.query_state.next_type(self.seen_types))
+
+    def action_cycle_sort(self) -> None:
+        self._change_query(self.query_state.next_sort())
+
+    def action_toggle_order(self) -> None:
+        self._change_query(self.query_state.toggle_order())
+
+    def action_page(self, step: int) -> None:
+        total = self.total or 0
+        self._change_query(self.query_state.with_page(self.query_state.page + step, total))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("Jobs screen keys", JOBS_KEYS))
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.value = self.query_state.search
+        search.display = True
+        search.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        self._close_search()
+        self._change_query(self.query_state.with_search(event.value))
+
+    def on_key(self, event: Key) -> None:
+        search = self.query_one("#search", Input)
+        if event.key == "escape" and search.display:
+            event.stop()
+            self._close_search()
+
+    def _close_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = False
+        self.table.focus()
+
+    @on(DataTable.HeaderSelected)
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = COLUMNS[event.column_index]
+        if column.sort_field:
+            self._change_query(self.query_state.sorted_by(column.sort_field))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        job_id = event.row_key.value
+        if job_id:
+            self.open_detail(job_id)
+
+    def open_detail(self, job_id: str) -> None:
+        """Only the visible screen polls: the list pauses while the detail is open."""
+        if self.loop is not None:
+            self.loop.pause("hidden")
+        self.app.push_screen(DetailScreen(job_id), callback=self._detail_closed)
+
+    def _detail_closed(self, _result: object) -> None:
+        # Back on the list: fetch at once, the cursor is still on the same job.
+        if self.loop is not None:
+            self.loop.resume("hidden")
+        self.table.focus()
+
+    def action_cancel_job(self) -> None:
+        job_id = self.table.cursor_job_id
+        job = self.jobs_by_id.get(job_id or "")
+        if job_id is None or job is None:
+            self.notify("No job selected.")
+            return
+        if is_terminal(job):
+            self.notify(f"Job {short_id(job)} has already finished.", markup=False)
+            return
+        # The dialog captures this job id; a poll that moves the cursor changes nothing.
+        self.app.push_screen(
+            ConfirmScreen(cancel_question(job)),
+            callback=lambda confirmed: self._cancel_confirmed(job_id, bool(confirmed)),
+        )
+
+    def _cancel_confirmed(self, job_id: str, confirmed: bool) -> None:
+        if confirmed:
+            self.run_worker(self._cancel(job_id), group="cancel", exit_on_error=False)
+
+    async def _cancel(self, job_id: str) -> None:
+        try:
+            job = await self.vpo_app.client.cancel_job(job_id)
+        except ApiError as exc:
+            self.notify(safe_text(exc.message), severity="warning", markup=False)
+        except VpoError as exc:
+            self.notify(safe_text(exc), severity="error", markup=False)
+        else:
+            self.notify(
+                f"Cancel requested for {short_id(job)} ({safe_text(job.get('status'))}).",
+                markup=False,
+            )
+        if self.loop is not None:
+            self.loop.poll_now()

@@ -1,0 +1,152 @@
+"""The jobs DataTable, updated in place from row patches.
+
+Rows are keyed by job id. A poll is applied as the minimal patch from `vpo_tui.rowdiff`:
+`update_cell` only for values that changed, new rows added and moved into their sorted place in
+one reorder, vanished rows removed (or, when many vanished, one clear-and-refill). The cursor
+stays on the same job (not the same row index) and the scroll offset is kept, so a poll never
+yanks the view away from what the user is reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+from vpo_tui.jobview import COLUMNS, FIXED_WIDTHS, MIN_TARGET_WIDTH, status_style
+from vpo_tui.rowdiff import Row, RowPatch, diff_rows
+
+
+class JobIdText(Text):
+    """The id cell; it carries the full job id so the table can be reordered by job."""
+
+    def __init__(self, short: str, job_id: str) -> None:
+        super().__init__(short, end="", no_wrap=True)
+        self.job_id = job_id
+
+
+def render_cell(job_id: str, column: int, value: str) -> Text:
+    """A cell as plain `Text` (never markup), styled only by its status word."""
+    key = COLUMNS[column].key
+    if key == "id":
+        return JobIdText(value, job_id)
+    if key == "status":
+        word = value.split(" ", 1)[-1]
+        return Text(value, style=status_style(word), end="", no_wrap=True)
+    return Text(value, end="", no_wrap=True)
+
+
+class JobTable(DataTable):
+    """DataTable of jobs with `apply_rows`; counts rebuilds so tests can prove there were none."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.shown_rows: list[Row] = []
+        self.rebuild_count = 0
+        self.patches_applied = 0
+
+    def on_mount(self) -> None:
+        for column in COLUMNS:
+            width = FIXED_WIDTHS.get(column.key, MIN_TARGET_WIDTH)
+            self.add_column(Text(column.label), key=column.key, width=width)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def cursor_job_id(self) -> str | None:
+        """The job under the cursor (None for an empty table)."""
+        if not self.shown_rows or not self.is_valid_row_index(self.cursor_row):
+            return None
+        row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return row_key.value
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [key for key, _ in self.shown_rows]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def set_target_width(self, width: int) -> None:
+        column = self.columns.get(self._column_key("target"))
+        if column is not None and column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh(layout=True)
+
+    def set_column_label(self, key: str, label: str) -> None:
+        column = self.columns.get(self._column_key(key))
+        if column is not None and column.label.plain != label:
+            column.label = Text(label)
+            self.refresh()
+
+    @staticmethod
+    def _column_key(key: str) -> ColumnKey:
+        return ColumnKey(key)
+
+    def apply_rows(self, new_rows: Sequence[Row]) -> RowPatch:
+        """Bring the table to `new_rows` with the fewest changes; returns the patch applied."""
+        patch = diff_rows(self.shown_rows, new_rows)
+        if patch.is_empty:
+            return patch
+        cursor_job = self.cursor_job_id
+        cursor_index = self.cursor_row
+        scroll_y = self.scroll_y
+
+        if patch.rebuild is not None:
+            self._rebuild(patch.rebuild)
+        else:
+            self._apply_incremental(patch)
+        self.shown_rows = [(key, tuple(cells)) for key, cells in new_rows]
+        self.patches_applied += 1
+        self._restore_view(cursor_job, cursor_index, scroll_y)
+        return patch
+
+    def _rebuild(self, rows: Sequence[Row]) -> None:
+        # One clear-and-refill instead of many O(n) removals; the view is restored afterwards.
+        self.rebuild_count += 1
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*self._render_row(key, cells), key=key)
+
+    def _apply_incremental(self, patch: RowPatch) -> None:
+        for key in patch.removals:
+            self.remove_row(key)
+        for update in patch.updates:
+            self.update_cell(
+                update.key,
+                COLUMNS[update.column].key,
+                render_cell(update.key, update.column, update.value),
+            )
+        for insert in patch.inserts:
+            self.add_row(*self._render_row(insert.key, insert.cells), key=insert.key)
+        if patch.order is not None:
+            position = {key: index for index, key in enumerate(patch.order)}
+            self.sort("id", key=lambda cell: position[cell.job_id])
+
+    @staticmethod
+    def _render_row(key: str, cells: Sequence[str]) -> list[Text]:
+        return [render_cell(key, column, value) for column, value in enumerate(cells)]
+
+    def _restore_view(self, cursor_job: str | None, cursor_index: int, scroll_y: float) -> None:
+        if not self.shown_rows:
+            return
+        if cursor_job is not None and cursor_job in self._row_locations_keys():
+            target = self.get_row_index(cursor_job)
+        else:
+            # The job under the cursor vanished: stay at the same place in the list.
+            target = min(cursor_index, len(self.shown_rows) - 1)
+        if target != self.cursor_row:
+            self.move_cursor(row=target, scroll=False)
+
+        def restore_scroll() -> None:
+            visible = max(1, self.scrollable_content_region.height - self.header_height)
+            keep = scroll_y <= target < scroll_y + visible
+            if keep and self.scroll_y != scroll_y:
+                self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+        self.call_after_refresh(restore_scroll)
+
+    def _row_locations_keys(self) -> set[str]:
+        return {key for key, _ in self.shown_rows}
