@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ from vpo.client import AsyncVpoClient, VpoClient
 TERMINAL = {"completed", "failed", "cancelled"}
 SLOW_FILES = 1500  # at ~20-40 ms per ffprobe run, a scan of several seconds or more
 TOKEN = "integration-token-0123456789"
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def cli_env(url: str | None, extra: dict[str, str] | None = None, data_dir: Path | None = None):
@@ -288,6 +290,31 @@ def test_ctrl_c_stops_follow_with_130_and_no_traceback(daemon, running_slow_job)
             follow.kill()
     assert follow.returncode == 130
     assert "Traceback" not in stderr and "Aborted" not in stderr
+
+
+# --- vpo scan --async ---------------------------------------------------------------------------
+
+
+def test_scan_async_queues_a_job_that_jobs_list_and_wait_see(daemon, sample_library):
+    submitted = run_vpo("scan", str(sample_library.root), "--async", url=daemon.url)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    assert UUID_PATTERN.fullmatch(job_id), submitted.stdout
+
+    listed = json.loads(run_vpo("jobs", "list", "--json", url=daemon.url).stdout)
+    assert [job["id"] for job in listed["jobs"]] == [job_id]
+    assert listed["jobs"][0]["file_path"] == str(sample_library.root)
+
+    waited = run_vpo("jobs", "wait", job_id[:8], "--timeout", "60", url=daemon.url)
+    assert waited.returncode == 0, (waited.stdout, waited.stderr)
+    assert waited.stdout.startswith(f"job {job_id[:8]} completed")
+
+
+def test_scan_async_with_the_daemon_down_names_the_url(tmp_path):
+    url = closed_port_url()
+    result = run_vpo("scan", str(tmp_path), "--async", url=url)
+    line = assert_one_line_error(result)
+    assert url in line and "vpo serve" in line
 
 
 # --- daemon down, auth -------------------------------------------------------------------------
