@@ -465,12 +465,13 @@ class JobStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                # Some errors (disk full, I/O) already rolled the transaction back.
+                # Some errors (disk full, I/O) already rolled the transaction back; a failed
+                # COMMIT may leave it open, which would break every later BEGIN.
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -111,6 +111,31 @@ def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None
             assert store.change_counter() == counter
 
 
+def test_stores_opened_at_once_on_a_fresh_dir_migrate_once(tmp_path: Path) -> None:
+    barrier = threading.Barrier(4)
+    opened: list[JobStore] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            opened.append(JobStore(tmp_path))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and len(opened) == 4
+    job = opened[0].create_job("scan", "/tv")
+    assert all(s.get_job(job.id) == job for s in opened)
+    assert {s.schema_version() for s in opened} == {SCHEMA_VERSION}
+    for s in opened:
+        s.close()
+
+
 def test_an_unusable_database_is_a_clear_store_error(tmp_path: Path) -> None:
     (tmp_path / "vpo.db").write_bytes(b"this is not a database, just some text" * 100)
     with pytest.raises(StoreError, match=r"cannot open the job database .*vpo\.db"):
