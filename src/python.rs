@@ -41,8 +41,9 @@ type HashResult = Vec<(PathBuf, Option<String>, Option<String>)>;
 /// is not a directory raises FileNotFoundError / NotADirectoryError with the path in the message.
 /// Files are returned sorted by path. `follow_symlinks` decides whether symbolic links to
 /// directories are descended into; symbolic links to matching files are always listed.
-/// `progress(found_so_far)` and `should_cancel()` are called every 256 files found (and at least
-/// every 200 ms); when should_cancel() returns True, `Cancelled` is raised.
+/// `progress(found_so_far)` and `should_cancel()` are called every 256 files found, at least
+/// every 200 ms, and once at the end (so the last report is the total); when should_cancel()
+/// returns True, `Cancelled` is raised.
 #[pyfunction]
 #[pyo3(signature = (roots, extensions, follow_symlinks=false, progress=None, should_cancel=None))]
 fn discover(
@@ -90,8 +91,8 @@ fn discover(
 /// xxh64 over the whole content then the size as u64 LE; larger files: over the first 64 KiB,
 /// the last 64 KiB, then the size as u64 LE (seed 0). A file that cannot be read gets its error
 /// message; nothing is raised for it. `progress(done, total)` and `should_cancel()` are called
-/// every 32 files (and at least every 200 ms); when should_cancel() returns True, `Cancelled` is
-/// raised.
+/// every 32 files, at least every 200 ms, and once at the end; when should_cancel() returns
+/// True, `Cancelled` is raised.
 #[pyfunction]
 #[pyo3(signature = (paths, progress=None, should_cancel=None))]
 fn hash_files(
@@ -145,31 +146,39 @@ impl<'a> Callbacks<'a> {
         }
     }
 
-    /// Called at a batch boundary without the GIL: takes it, lets Python run pending signal
-    /// handlers (so Ctrl+C raises KeyboardInterrupt here), reports progress if it moved, and
-    /// asks whether to stop. Any exception ends the work and propagates to the caller.
+    /// Called at a batch boundary without the GIL: takes it and runs `check_holding_gil`.
     fn check<F>(&mut self, report: F, count: usize) -> PyResult<()>
     where
         F: FnOnce(&PyObject, Python<'_>) -> PyResult<PyObject>,
     {
-        Python::with_gil(|py| {
-            py.check_signals()?;
-            self.report(py, report, count)?;
-            if let Some(should_cancel) = self.should_cancel {
-                if should_cancel.call0(py)?.is_truthy(py)? {
-                    return Err(Cancelled::new_err(format!("{} cancelled", self.what)));
-                }
-            }
-            Ok(())
-        })
+        Python::with_gil(|py| self.check_holding_gil(py, report, count))
     }
 
-    /// Reports the final count once the work is done, so the last call always says "all".
+    /// Once the work is done: the last progress report always carries the final count, and a
+    /// cancel requested after the last batch boundary is still honoured (the caller asked to
+    /// stop while the call ran, so it must not go on as if nothing happened).
     fn finish<F>(&mut self, py: Python<'_>, report: F, count: usize) -> PyResult<()>
     where
         F: FnOnce(&PyObject, Python<'_>) -> PyResult<PyObject>,
     {
-        self.report(py, report, count)
+        self.check_holding_gil(py, report, count)
+    }
+
+    /// Lets Python run pending signal handlers (so Ctrl+C raises KeyboardInterrupt here),
+    /// reports progress if it moved, and asks whether to stop. Any exception ends the work and
+    /// propagates to the caller.
+    fn check_holding_gil<F>(&mut self, py: Python<'_>, report: F, count: usize) -> PyResult<()>
+    where
+        F: FnOnce(&PyObject, Python<'_>) -> PyResult<PyObject>,
+    {
+        py.check_signals()?;
+        self.report(py, report, count)?;
+        if let Some(should_cancel) = self.should_cancel {
+            if should_cancel.call0(py)?.is_truthy(py)? {
+                return Err(Cancelled::new_err(format!("{} cancelled", self.what)));
+            }
+        }
+        Ok(())
     }
 
     fn report<F>(&mut self, py: Python<'_>, report: F, count: usize) -> PyResult<()>
