@@ -268,43 +268,54 @@ fn progress_counts_every_matching_file() {
     assert_eq!(progress.count(), 600);
 }
 
-const NOBODY: u32 = 65534;
 const UNREADABLE_TEST: &str = "walk_tests::an_unreadable_directory_is_reported_and_the_rest_walked";
 const MARKER_VAR: &str = "VPO_WALK_TEST_MARKER";
+// linux/capability.h: the capabilities that let root ignore permission bits.
+const CAP_DAC_OVERRIDE: libc::c_ulong = 1;
+const CAP_DAC_READ_SEARCH: libc::c_ulong = 2;
 
-/// Root bypasses directory permissions, so as root this test re-runs itself as `nobody`
-/// (a real permission check by the kernel, not a simulation) and asserts that the re-run
-/// actually executed the body, via a marker file it writes at the end.
+/// Root reads any directory, so as root this test re-runs itself without CAP_DAC_OVERRIDE and
+/// CAP_DAC_READ_SEARCH (dropped from the bounding set before exec): the kernel then checks the
+/// mode bits for root too, so the permission error is real, not simulated. The re-run writes a
+/// marker file at the end, which proves that it executed the body rather than matching no test.
 #[test]
 fn an_unreadable_directory_is_reported_and_the_rest_walked() {
+    let marker = std::env::var_os(MARKER_VAR);
     // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if marker.is_none() && unsafe { libc::geteuid() } == 0 {
         let marker_dir = TempDir::new().expect("tempdir");
-        fs::set_permissions(marker_dir.path(), fs::Permissions::from_mode(0o777)).expect("chmod");
         let marker = marker_dir.path().join("ran");
         let exe = std::env::current_exe().expect("test binary");
-        let output = Command::new(exe)
+        let mut rerun = Command::new(exe);
+        rerun
             .args([
                 "--exact",
                 UNREADABLE_TEST,
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(MARKER_VAR, &marker)
-            .uid(NOBODY)
-            .gid(NOBODY)
+            .env(MARKER_VAR, &marker);
+        // SAFETY: the closure only makes prctl system calls, which are async-signal-safe.
+        unsafe {
+            rerun.pre_exec(|| {
+                for capability in [CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH] {
+                    if libc::prctl(libc::PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let output = rerun
             .output()
-            .expect("re-run the test as nobody");
+            .expect("re-run the test without DAC capabilities");
         assert!(
             output.status.success(),
-            "as nobody: {}{}",
+            "re-run: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(
-            marker.exists(),
-            "the re-run as nobody did not execute the test body"
-        );
+        assert!(marker.exists(), "the re-run did not execute the test body");
         return;
     }
 
@@ -330,7 +341,7 @@ fn an_unreadable_directory_is_reported_and_the_rest_walked() {
     assert_eq!(names(&discovery, root), ["open/a.mkv"]);
     assert!(error_for(&discovery, &root.join("locked")).contains("Permission denied"));
     assert!(error_for(&discovery, &root.join("listable_only/inner")).contains("Permission denied"));
-    if let Some(marker) = std::env::var_os(MARKER_VAR) {
+    if let Some(marker) = marker {
         fs::write(marker, b"ran").expect("write marker");
     }
 }
