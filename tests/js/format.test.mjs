@@ -29,3 +29,12 @@ test('durations around the unit boundaries', () => {
 test('percent is floored and clamped', () => {
     assert.deepEqual([0, 0.4, 99.99, 100, 150, -3, null].map(VPOFormat.percent), [0, 0, 99, 100, 100, 0, null]);
 });
+
+const calls = JSON.parse(readFileSync(new URL('tests/js/display_vectors.json', repo), 'utf8')).calls;
+const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+for (const call of calls) {
+    test(`display call: ${call.fn}(${JSON.stringify(call.args)})`, () => {
+        assert.equal(VPOFormat[camel(call.fn)](...call.args), call.expected);
+    });
+}

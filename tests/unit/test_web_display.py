@@ -31,3 +31,11 @@ def test_duration_boundaries(seconds: int | None, expected: str) -> None:
 def test_percent_is_floored_and_clamped() -> None:
     values = [0, 0.4, 99.99, 100, 150, -3, None]
     assert [display.percent(v) for v in values] == [0, 0, 99, 100, 100, 0, None]
+
+
+CALLS = json.loads((Path(__file__).parents[1] / "js" / "display_vectors.json").read_text())["calls"]
+
+
+@pytest.mark.parametrize("call", CALLS, ids=[f"{c['fn']}{c['args']}" for c in CALLS])
+def test_display_call(call: dict) -> None:
+    assert getattr(display, call["fn"])(*call["args"]) == call["expected"]

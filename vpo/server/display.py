@@ -154,3 +154,43 @@ def detail_fields(job: dict) -> dict:
         "counts": counts(job.get("summary_raw")),
         "has_logs": "yes" if job.get("has_logs") else "no",
     }
+
+
+def count_text(total: int, offset: int, shown: int, has_filters: bool) -> str:
+    """The line above the table: "Showing 1\u201350 of 123 jobs" (en dash)."""
+    if total == 0:
+        return "No jobs match these filters" if has_filters else "No jobs yet"
+    if shown == 0:
+        return f"No jobs on this page ({total} in total)"
+    noun = "job" if total == 1 else "jobs"
+    return f"Showing {offset + 1}\u2013{offset + shown} of {total} {noun}"
+
+
+def page_text(total: int, offset: int, limit: int) -> str:
+    """ "Page 2 of 5"."""
+    pages = max(1, math.ceil(total / limit))
+    return f"Page {offset // limit + 1} of {pages}"
+
+
+def empty_text(has_filters: bool) -> str:
+    """The table's empty row."""
+    if has_filters:
+        return "No jobs match these filters."
+    return "No jobs yet. Start a scan with: vpo scan PATH --async"
+
+
+def log_range(start: int, end: int) -> str:
+    """ "Lines 301\u2013500" for the log lines on the page; "" when there are none."""
+    return f"Lines {start + 1}\u2013{end}" if end > start else ""
+
+
+_LOG_LEVEL = re.compile(r"^\S+\s+(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b")
+
+
+def log_level(line: str) -> str:
+    """The level of a log line ("2026-…Z WARNING message" -> "warning"), for its colour."""
+    match = _LOG_LEVEL.match(line)
+    if match is None:
+        return "info"
+    level = match.group(1).lower()
+    return {"warn": "warning", "critical": "error"}.get(level, level)

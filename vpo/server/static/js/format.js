@@ -158,6 +158,48 @@
         };
     }
 
+    /** The line above the table: "Showing 1–50 of 123 jobs". */
+    function countText(total, offset, shown, hasFilters) {
+        if (total === 0) {
+            return hasFilters ? 'No jobs match these filters' : 'No jobs yet';
+        }
+        if (shown === 0) {
+            return 'No jobs on this page (' + total + ' in total)';
+        }
+        return 'Showing ' + (offset + 1) + '\u2013' + (offset + shown) + ' of ' + total + (total === 1 ? ' job' : ' jobs');
+    }
+
+    /** "Page 2 of 5". */
+    function pageText(total, offset, limit) {
+        const pages = Math.max(1, Math.ceil(total / limit));
+        return 'Page ' + (Math.floor(offset / limit) + 1) + ' of ' + pages;
+    }
+
+    /** The table's empty row. */
+    function emptyText(hasFilters) {
+        return hasFilters ? 'No jobs match these filters.' : 'No jobs yet. Start a scan with: vpo scan PATH --async';
+    }
+
+    /** "Lines 301–500" for the log lines on the page; "" when there are none. */
+    function logRange(start, end) {
+        return end > start ? 'Lines ' + (start + 1) + '\u2013' + end : '';
+    }
+
+    const LOG_LEVEL = /^\S+\s+(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b/;
+
+    /** The level of a log line ("2026-…Z WARNING message" -> "warning"), for its colour. */
+    function logLevel(line) {
+        const m = LOG_LEVEL.exec(line);
+        if (!m) {
+            return 'info';
+        }
+        const level = m[1].toLowerCase();
+        if (level === 'warn') {
+            return 'warning';
+        }
+        return level === 'critical' ? 'error' : level;
+    }
+
     return {
         DASH,
         TERMINAL,
@@ -172,5 +214,10 @@
         listCells,
         detailFields,
         jobHref,
+        countText,
+        pageText,
+        emptyText,
+        logRange,
+        logLevel,
     };
 });
