@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.support.daemon import DaemonProcess, wait_until
-from tests.support.media import MediaCache, build_library, write_corrupt_video
+from tests.support.media import MediaCache, build_library, build_many, write_corrupt_video
 from vpo.joblog import JobLog
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, Job, utc_now
 from vpo.store import JobStore
@@ -487,3 +487,49 @@ def test_authenticated_cross_origin_post_is_still_forbidden(
             headers={"Origin": "http://evil.example"},
         )
         assert_error(response, 403, "FORBIDDEN")
+
+
+# -- cancelling real jobs --------------------------------------------------------------------
+
+
+def test_cancel_a_queued_and_a_running_scan(
+    daemon_factory, tmp_path: Path, media_cache: MediaCache
+) -> None:
+    # Many real videos probed one at a time: the scan runs for seconds, far longer than the
+    # sub-second reactions waited for here (see test_daemon_lifecycle.py).
+    library = build_many(tmp_path / "many", media_cache, 300)
+    daemon = daemon_factory(config={"jobs": {"probe_concurrency": 1}}).start()
+    with daemon.client() as http:
+        body = {"job_type": "scan", "path": str(library.root)}
+        running_id = http.post("/api/jobs", json=body).json()["id"]
+        # The worker runs one job at a time, so this one waits behind the first.
+        queued_id = http.post("/api/jobs", json=body).json()["id"]
+
+        def running() -> bool:
+            state = http.get(f"/api/jobs/{running_id}").json()
+            return state["status"] == "running" and state["processed_count"] > 0
+
+        wait_until(running, timeout=30)
+        assert http.get(f"/api/jobs/{queued_id}").json()["status"] == "queued"
+
+        cancelled = http.post(f"/api/jobs/{queued_id}/cancel", json={})
+        assert cancelled.status_code == 200
+        assert cancelled.json()["status"] == "cancelled"
+        assert cancelled.json()["completed_at"] is not None
+
+        requested = http.post(f"/api/jobs/{running_id}/cancel", json={})
+        assert requested.status_code == 200
+        assert requested.json()["status"] == "running"
+
+        def ended() -> dict | None:
+            state = http.get(f"/api/jobs/{running_id}").json()
+            return state if state["status"] != "running" else None
+
+        final = wait_until(ended, timeout=10)
+        assert final["status"] == "cancelled"
+        assert final["processed_count"] < 300
+        assert final["progress_percent"] is None or final["progress_percent"] < 100
+        again = http.post(f"/api/jobs/{running_id}/cancel", json={})
+        assert_error(again, 409, "ALREADY_TERMINAL")
+        # The queued one never ran.
+        assert http.get(f"/api/jobs/{queued_id}").json()["attempts"] == 0
