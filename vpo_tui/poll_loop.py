@@ -14,7 +14,7 @@ from typing import Protocol
 
 from textual.dom import DOMNode
 
-from vpo.client import ApiError, VpoError
+from vpo.client import ApiError, DaemonUnreachable, VpoError
 from vpo_tui.poller import Outcome, Poller
 
 
@@ -115,6 +115,8 @@ class PollLoop:
             raise
         except TimeoutError:
             self.last_error = f"no answer within {self.poller.request_timeout_s:g} s"
+        except DaemonUnreachable as exc:
+            self.last_error = exc.reason  # short: the status line is one row
         except ApiError as exc:
             self.last_error = f"HTTP {exc.status}: {exc.message}"
         except VpoError as exc:

@@ -138,6 +138,11 @@ class DetailScreen(Screen[None]):
     def following(self) -> bool:
         return self.log_view.is_vertical_scroll_end
 
+    def progress_text_ok(self) -> bool:
+        """The progress line says `N of M files` (or that the total is not known yet)."""
+        text = self.query_one(JobProgress).plain_text
+        return " of " in text or "total not known yet" in text
+
     def on_mount(self) -> None:
         app = self.vpo_app
         self.log_view.border_title = "Log"

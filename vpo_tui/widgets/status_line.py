@@ -52,6 +52,8 @@ def describe_status(facts: StatusFacts) -> list[tuple[str, str]]:
         tries = "try" if facts.failures == 1 else "tries"
         state_text += f" ({facts.failures} failed {tries})"
     parts.append((state_text, STATE_STYLES.get(facts.state, "")))
+    if facts.error and facts.state != CONNECTED:
+        parts.append((safe_text(facts.error), ""))
     if facts.paused_reasons:
         reasons = ", ".join(
             PAUSE_WORDS.get(reason, reason) for reason in sorted(facts.paused_reasons)
@@ -63,8 +65,6 @@ def describe_status(facts: StatusFacts) -> list[tuple[str, str]]:
         parts.append((f"updated {facts.last_change.strftime('%H:%M:%S')}", "dim"))
     if facts.extra:
         parts.append((facts.extra, ""))
-    if facts.error and facts.state != CONNECTED:
-        parts.append((safe_text(facts.error), "dim"))
     return parts
 
 

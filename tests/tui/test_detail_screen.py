@@ -1,0 +1,91 @@
+"""The detail screen against a real daemon: progress, a growing log, the final lines, 404."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.support.media import build_library, build_many
+from tests.tui.harness import get_job, poll_once, screen_text, submit_scan, wait_daemon, wait_for
+from tests.tui.test_jobs_screen import jobs_screen
+from vpo_tui.screens.detail import GONE_MESSAGE, DetailScreen
+from vpo_tui.screens.jobs import JobsScreen
+
+
+async def detail_screen(pilot, app) -> DetailScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.loop is not None and screen.loop.requests_finished >= 1)
+    return screen
+
+
+async def test_detail_shows_progress_and_a_growing_log_to_the_end(
+    daemon, media_cache, tmp_path, make_app, scheduler, clock
+):
+    library = build_library(tmp_path / "library", media_cache)
+    first = submit_scan(daemon.url, str(library.root / "movies"))
+    wait_daemon(lambda: get_job(daemon.url, first["id"])["status"] == "completed")
+    many = build_many(tmp_path / "many", media_cache, 60)
+    live = submit_scan(daemon.url, str(many.root))
+    wait_daemon(lambda: get_job(daemon.url, live["id"])["processed_count"] > 0)
+
+    app = make_app(daemon.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        jobs = await jobs_screen(pilot, app)
+        assert jobs.table.job_ids == [live["id"], first["id"]]
+        assert jobs.table.cursor_job_id == live["id"]
+        jobs_requests = jobs.loop.requests_started
+
+        await pilot.press("enter")
+        detail = await detail_screen(pilot, app)
+        assert detail.job_id == live["id"]
+        text = screen_text(app)
+        assert " of 60 files" in text
+        assert "probe" in text or "hash" in text
+        lines_seen = [detail.log_view.line_count]
+        assert lines_seen[0] >= 3  # the lines written before the detail opened
+
+        # Only the visible screen polls: the list's timer is gone, so `fire` finds one timer.
+        while not detail.loop.poller.stopped:
+            before = get_job(daemon.url, live["id"])
+            if before["status"] == "running":
+                await wait_for(
+                    pilot,
+                    lambda before=before: get_job(daemon.url, live["id"]) != before,
+                    timeout=30,
+                )
+            clock.advance(app.log_interval_ms / 1000)
+            await poll_once(pilot, detail.loop, scheduler)
+            lines_seen.append(detail.log_view.line_count)
+            assert detail.progress_text_ok(), detail.query_one("#progress").plain_text
+
+        assert detail.job["status"] == "completed"
+        log_text = "\n".join(detail.log_view.lines)
+        assert "Job completed" in log_text  # the final fetch brought the last lines
+        assert lines_seen[-1] > lines_seen[0]
+        assert "60 of 60 files" in screen_text(app)
+        assert "100%" in screen_text(app)
+        # Terminal job: polling stopped after the final fetch, no timer left.
+        assert detail.loop.poller.stopped
+        assert scheduler.armed == []
+        assert "polling stopped" in screen_text(app)
+        assert jobs.loop.requests_started == jobs_requests
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        # Back on the list: an immediate fetch, the cursor on the same job.
+        await wait_for(pilot, lambda: jobs.loop.requests_finished > jobs_requests)
+        assert jobs.table.cursor_job_id == live["id"]
+        assert jobs.table.get_row(live["id"])[2].plain == "✓ completed"
+
+
+async def test_detail_of_a_job_that_does_not_exist(daemon, make_app):
+    app = make_app(daemon.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        jobs = await jobs_screen(pilot, app)
+        jobs.open_detail(str(uuid.uuid4()))
+        detail = await detail_screen(pilot, app)
+        await wait_for(pilot, lambda: detail.gone)
+        assert GONE_MESSAGE in screen_text(app)
+        assert detail.loop.poller.stopped
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))

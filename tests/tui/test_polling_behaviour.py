@@ -1,0 +1,111 @@
+"""Focus pausing and daemon outages, with real requests to a real daemon.
+
+The manual scheduler stands in for real time only in *when* polls fire, and the fake clock only
+for the countdown: the backoff reaches 120 s, which a test cannot wait for. Every fired poll is a
+real request, refused for real while the daemon is stopped.
+"""
+
+from __future__ import annotations
+
+from textual.events import AppBlur, AppFocus
+
+from tests.tui.harness import poll_once, screen_text, wait_for
+from tests.tui.test_jobs_screen import jobs_screen
+
+
+async def test_blur_stops_requests_and_focus_fetches_at_once(daemon, make_app, scheduler):
+    app = make_app(daemon.url)
+    client = app.client
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await jobs_screen(pilot, app)
+        await poll_once(pilot, screen.loop, scheduler)
+        assert len(scheduler.armed) == 1
+
+        app.post_message(AppBlur())
+        await wait_for(pilot, lambda: "focus" in app.pause_reasons)
+        sent = client.total
+        # No timer left to fire: nothing can go out while the terminal is not focused.
+        assert scheduler.armed == []
+        screen.loop._on_timer()  # even a stray timer callback sends nothing
+        await pilot.pause()
+        assert client.total == sent
+        assert "PAUSED" in screen_text(app)
+
+        app.post_message(AppFocus())
+        await wait_for(pilot, lambda: client.total > sent, message="no fetch on focus")
+        await wait_for(pilot, lambda: len(scheduler.armed) == 1)
+        assert client.total == sent + 1
+        assert "PAUSED" not in screen_text(app)
+
+
+async def test_quick_blur_and_focus_during_a_request_keep_one_loop(daemon, make_app, scheduler):
+    app = make_app(daemon.url)
+    client = app.client
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await jobs_screen(pilot, app)
+        loop = screen.loop
+        started = loop.requests_started
+        scheduler.fire()  # the request is now in flight (its worker has not run yet)
+        assert loop.poller.in_flight
+        loop.pause("focus")
+        loop.resume("focus")
+        loop.poll_now()
+        await wait_for(pilot, lambda: not loop.poller.in_flight and len(scheduler.armed) == 1)
+        # One request from the timer, then exactly one follow-up loop (the resume's fetch).
+        await wait_for(pilot, lambda: loop.requests_finished == loop.requests_started)
+        assert loop.requests_started - started <= 2
+        assert len(scheduler.armed) == 1
+        assert client.sent["/api/jobs"] == loop.requests_started
+
+
+async def test_user_pause_with_p(daemon, make_app, scheduler):
+    app = make_app(daemon.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await jobs_screen(pilot, app)
+        await pilot.press("p")
+        assert scheduler.armed == []
+        assert "PAUSED (p to resume)" in screen_text(app)
+        started = screen.loop.requests_started
+        await pilot.press("r")  # an explicit refresh still goes out, and arms no timer
+        await wait_for(pilot, lambda: screen.loop.requests_finished > started)
+        assert scheduler.armed == []
+        await pilot.press("p")
+        await wait_for(pilot, lambda: len(scheduler.armed) == 1)
+        assert "PAUSED" not in screen_text(app)
+
+
+async def test_outage_backoff_and_recovery(daemon, make_app, scheduler, clock):
+    app = make_app(daemon.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await jobs_screen(pilot, app)
+        interval = app.interval_ms / 1000
+        assert "● connected" in screen_text(app)
+        first_timer = len(scheduler.timers)
+
+        daemon.stop()
+        states = []
+        for _ in range(8):
+            await poll_once(pilot, screen.loop, scheduler)
+            states.append(screen.loop.poller.state)
+        delays = scheduler.delays[first_timer:]
+        assert delays == [interval, interval, 10, 20, 40, 80, 120, 120]
+        assert states == ["reconnecting"] * 2 + ["offline"] * 6
+        text = screen_text(app)
+        assert "✗ offline, next try in 120s" in text
+        assert "connection refused" in text
+
+        # The countdown follows the (fake) clock; its one-second refresh is real.
+        clock.advance(75)
+        await wait_for(
+            pilot,
+            lambda: "next try in 45s" in screen_text(app),
+            timeout=5,
+            message="the offline countdown did not move",
+        )
+
+        daemon.start()
+        await poll_once(pilot, screen.loop, scheduler)
+        assert screen.loop.poller.state == "connected"
+        assert scheduler.delays[-1] == interval  # back to the normal interval at once
+        assert "● connected" in screen_text(app)
+        assert "offline" not in screen_text(app)
