@@ -86,15 +86,15 @@ def format_duration(seconds: int | float | None) -> str:
     return f"{secs}s"
 
 
-def format_time(value: str | None) -> str:
-    """An API timestamp in the local time zone, to the second; unparsable text passes through."""
+def format_time(value: str | None, *, seconds: bool = True) -> str:
+    """An API timestamp in the local time zone; unparsable text passes through."""
     if not value:
         return ""
     try:
         moment = parse_timestamp(value)
     except ValueError:
         return value
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def format_progress(job: dict[str, Any]) -> str:
@@ -169,10 +169,18 @@ def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
             Text(status, style=STATUS_STYLES.get(status, "")),
             format_progress(job),
             Text(str(job.get("file_path") or "")),
-            format_time(job.get("created_at")),
+            # Minutes are enough in a list and leave an 80-column terminal room for the path.
+            format_time(job.get("created_at"), seconds=False),
             format_duration(job.get("duration_seconds")),
         )
     return table
+
+
+def table_console() -> Console:
+    """A console for tables: the terminal's width, or unwrapped rows when piped to a file or
+    `grep` (rich would otherwise fold long paths at 80 columns), unless COLUMNS says otherwise."""
+    wide = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(highlight=False, width=10_000 if wide else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,7 +261,7 @@ def list_command(
     if not page.jobs:
         click.echo("no jobs match these filters" if page.has_filters else "no jobs yet")
         return
-    console = Console(highlight=False)
+    console = table_console()
     console.print(jobs_table(page.jobs))
     first = page.offset + 1
     last = page.offset + len(page.jobs)
