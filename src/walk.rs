@@ -142,19 +142,10 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, progress: &Progress) -> Di
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     // Byte order of the path, which is the order Python's sorted() gives for UTF-8 paths.
-    files.sort_unstable_by(|a, b| {
-        a.path
-            .as_os_str()
-            .as_bytes()
-            .cmp(b.path.as_os_str().as_bytes())
-    });
-    files.dedup_by(|a, b| a.path == b.path);
-    errors.sort_by(|a, b| {
-        a.path
-            .as_os_str()
-            .as_bytes()
-            .cmp(b.path.as_os_str().as_bytes())
-    });
+    files.sort_unstable_by(|a, b| path_bytes(&a.path).cmp(path_bytes(&b.path)));
+    // Byte equality: Path's own == compares component by component, which is much slower.
+    files.dedup_by(|a, b| path_bytes(&a.path) == path_bytes(&b.path));
+    errors.sort_by(|a, b| path_bytes(&a.path).cmp(path_bytes(&b.path)));
     Discovery { files, errors }
 }
 
@@ -316,6 +307,10 @@ impl<'a> Walker<'a> {
             .unwrap_or_else(|p| p.into_inner())
             .push(WalkError { path, message });
     }
+}
+
+fn path_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
 }
 
 fn is_hidden(name: &OsStr) -> bool {
