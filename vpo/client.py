@@ -47,6 +47,16 @@ class DaemonUnreachable(VpoError):
         )
 
 
+class InvalidUrl(VpoError):
+    """The daemon URL (from --url, VPO_URL or the config) cannot be a URL of the daemon."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(
+            f"invalid daemon URL {url!r}: {reason} (expected e.g. http://127.0.0.1:8321)"
+        )
+
+
 class ApiError(VpoError):
     """The daemon answered with an error status (or an answer the client cannot read)."""
 
@@ -376,11 +386,36 @@ def choose_prefix_match(prefix: str, page: JobPage) -> str:
 # Where the daemon is: flags, environment, config file
 
 
+_HOST_CHARACTERS = re.compile(r"^[A-Za-z0-9.\-_~%]+$|^\[[0-9A-Fa-f:.]+\]$")
+
+
 def normalise_base_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    if "://" not in url:
-        url = "http://" + url
-    return url
+    """`nas.local:8321/` -> `http://nas.local:8321`; InvalidUrl for what cannot be a daemon URL.
+
+    Checked here, before any request, so a typo in --url or VPO_URL is reported as such rather
+    than as an unreachable daemon (or an exception from deep inside httpx).
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    scheme, rest = text.split("://", 1)
+    text = f"{scheme}://{rest.rstrip('/')}"
+    try:
+        parsed = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise InvalidUrl(url, str(exc)) from None
+    if parsed.scheme not in ("http", "https"):
+        raise InvalidUrl(url, "it must start with http:// or https://")
+    host = text.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if host.startswith("[") and "]" in host:
+        host = host[: host.index("]") + 1]
+    else:
+        host = host.split(":", 1)[0]
+    if not host or not _HOST_CHARACTERS.match(host):
+        raise InvalidUrl(url, "it has no valid host name")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise InvalidUrl(url, f"port {parsed.port} is not between 1 and 65535")
+    return text
 
 
 def url_from_bind(bind: str | None, port: int | None) -> str:
@@ -669,6 +704,7 @@ __all__ = [
     "AsyncVpoClient",
     "Call",
     "DaemonUnreachable",
+    "InvalidUrl",
     "JobPage",
     "LogPage",
     "Result",

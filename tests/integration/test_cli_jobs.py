@@ -339,6 +339,11 @@ def test_daemon_down_is_one_line_naming_the_url(args, code):
     )
 
 
+def test_a_malformed_url_is_one_line_naming_it():
+    line = assert_one_line_error(run_vpo("jobs", "list", url="http://127.0.0.1:99999"))
+    assert line.startswith("Error: invalid daemon URL 'http://127.0.0.1:99999'")
+
+
 def test_url_flag_beats_the_environment(daemon):
     result = run_vpo("jobs", "--url", daemon.url, "list", url=closed_port_url())
     assert result.returncode == 0, result.stderr

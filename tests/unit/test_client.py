@@ -18,9 +18,11 @@ from vpo.client import (
     ApiError,
     AsyncVpoClient,
     DaemonUnreachable,
+    InvalidUrl,
     JobPage,
     LogPage,
     VpoClient,
+    VpoError,
     cancel_job_call,
     choose_prefix_match,
     client_settings,
@@ -284,6 +286,32 @@ def test_wildcard_and_ipv6_binds_become_reachable_urls():
     assert url_from_bind(None, None) == DEFAULT_URL
     assert normalise_base_url("nas.local:8321/") == "http://nas.local:8321"
     assert normalise_base_url("https://vpo.example/") == "https://vpo.example"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://nas", "must start with http:// or https://"),
+        ("http://", "no valid host name"),
+        ("http://a b", "no valid host name"),
+        ("http://[x", "no valid host name"),
+        ("http://127.0.0.1:99999", "port 99999 is not between 1 and 65535"),
+        (":::", "Invalid port"),
+    ],
+)
+def test_urls_that_cannot_name_a_daemon_are_refused_before_any_request(url, reason):
+    with pytest.raises(InvalidUrl) as caught:
+        normalise_base_url(url)
+    assert reason in str(caught.value) and repr(url) in str(caught.value)
+    assert isinstance(caught.value, VpoError)
+    with pytest.raises(InvalidUrl):
+        client_settings(url, None, {}, config_server={})
+
+
+def test_valid_urls_keep_their_host_port_and_path():
+    assert normalise_base_url("http://[::1]:8321/") == "http://[::1]:8321"
+    assert normalise_base_url(" https://nas.example/vpo// ") == "https://nas.example/vpo"
+    assert normalise_base_url("127.0.0.1") == "http://127.0.0.1"
 
 
 # --- the daemon is down (real connection attempts to a closed loopback port) ------------------
