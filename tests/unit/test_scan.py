@@ -396,6 +396,9 @@ def test_progress_is_visible_to_another_connection_while_the_scan_runs(
         assert job.total_count == 5
         assert 0 < job.progress_percent < 100
         observer.close()
+        # The log is readable while the job runs, up to the phase it is in.
+        lines = read_log(store.logs_dir, job.id).lines
+        assert any("Hash: 5 files hashed" in line for line in lines)
     finally:
         release.set()
         worker.join(timeout=30)
@@ -420,6 +423,17 @@ def test_without_ffprobe_files_are_recorded_unprobed_and_the_log_says_so_once(
         assert (record.container, record.duration, record.streams) == (None, None, [])
     log = harness.log_lines(job_id)
     assert sum(FFPROBE_MISSING_MESSAGE in line for line in log) == 1
+
+
+def test_broken_symlink_is_a_job_error_and_the_scan_completes(harness, store, sample_library):
+    dangling = sample_library.root / "tv/Show/S01E09.mkv"
+    dangling.symlink_to(sample_library.root / "nowhere.mkv")
+    job_id, summary = harness.run([sample_library.root])
+    assert (summary["found"], summary["scanned"], summary["errors"]) == (5, 5, 1)
+    errors, total = store.file_errors(job_id, limit=10, offset=0)
+    assert total == 1
+    assert errors[0].path == str(dangling)
+    assert str(dangling) in "\n".join(harness.log_lines(job_id))
 
 
 def test_overlapping_roots_count_each_file_once(harness, sample_library):
