@@ -28,12 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
-from textual.app import App, ComposeResult  # noqa: E402
+import contextlib
 
-from tests.support.daemon import DaemonProcess  # noqa: E402
-from vpo_tui.jobview import job_cells  # noqa: E402
-from vpo_tui.widgets.job_table import JobTable  # noqa: E402
+import httpx
+from textual.app import App, ComposeResult
+
+from tests.support.daemon import DaemonProcess
+from vpo_tui.jobview import job_cells
+from vpo_tui.widgets.job_table import JobTable
 
 ROWS = 1000
 CHANGED = 10
@@ -137,10 +139,8 @@ def measure_idle(url: str, seconds: float) -> dict[str, float]:
         os.write(fd, b"q")
         drain(fd, 2.0)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 15)
-        except ProcessLookupError:
-            pass
         os.waitpid(pid, 0)
     return {
         "startup_bytes": startup_bytes,
@@ -171,7 +171,9 @@ def main() -> None:
                     http.post("/api/jobs", json={"job_type": "scan", "path": str(empty)})
             figures = measure_idle(daemon.url, args.idle_seconds)
     scale = 60.0 / args.idle_seconds
-    print(f"real vpo-tui in an 80x24 pty, interval 5 s, nothing changing ({args.idle_seconds:g} s):")
+    print(
+        f"real vpo-tui in an 80x24 pty, interval 5 s, nothing changing ({args.idle_seconds:g} s):"
+    )
     print(f"  start-up paint          : {figures['startup_bytes']:8.0f} bytes")
     print(
         f"  idle, focused           : {figures['idle_bytes'] * scale:8.0f} bytes/min, "
