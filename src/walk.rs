@@ -218,6 +218,10 @@ impl<'a> Walker<'a> {
         }));
         let mut found = Vec::new();
         for entry in entries {
+            // Checked per entry too: a single directory can hold a whole library.
+            if self.progress.is_cancelled() {
+                break;
+            }
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) => {
