@@ -7,6 +7,9 @@ real request, refused for real while the daemon is stopped.
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from textual.events import AppBlur, AppFocus
 
 from tests.tui.harness import poll_once, screen_text, wait_for
@@ -109,3 +112,67 @@ async def test_outage_backoff_and_recovery(daemon, make_app, scheduler, clock):
         assert scheduler.delays[-1] == interval  # back to the normal interval at once
         assert "● connected" in screen_text(app)
         assert "offline" not in screen_text(app)
+
+
+async def test_interval_comes_from_the_daemon_and_the_flag_wins(
+    daemon_factory, make_app, scheduler
+):
+    daemon = daemon_factory(
+        config={"polling": {"interval_seconds": 7, "log_interval_seconds": 20}}
+    ).start()
+    app = make_app(daemon.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await jobs_screen(pilot, app)
+        assert app.polling_config == {
+            "interval_ms": 7000,
+            "log_interval_ms": 20000,
+            "enabled": True,
+        }
+        assert (app.interval_ms, app.log_interval_ms) == (7000, 20000)
+        assert scheduler.delays == [7.0]
+        # Nothing changed since: the next poll is a 304, "nothing to apply".
+        await poll_once(pilot, screen.loop, scheduler)
+        assert screen.loop.poller.last_outcome == "not_modified"
+        assert screen.loop.poller.state == "connected"
+
+    flagged = make_app(daemon.url, interval_s=3)
+    async with flagged.run_test(size=(100, 30)) as pilot:
+        await jobs_screen(pilot, flagged)
+        assert flagged.interval_ms == 3000
+        assert flagged.log_interval_ms == 20000
+        assert scheduler.delays[-1] == 3.0
+
+
+class GarbageHandler(BaseHTTPRequestHandler):
+    """Answers every request with 200 and a body that is not JSON (a misconfigured proxy)."""
+
+    def do_GET(self) -> None:
+        body = b"<html>[bold]not json</html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_bad_answers_become_the_connection_state_not_a_crash(make_app, scheduler):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GarbageHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        app = make_app(url)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await jobs_screen(pilot, app)
+            for _ in range(2):
+                await poll_once(pilot, screen.loop, scheduler)
+            assert screen.loop.poller.state == "offline"
+            assert app.is_running
+            assert "unexpected answer" in (screen.loop.last_error or "")
+            assert "offline" in screen_text(app)
+    finally:
+        server.shutdown()
+        server.server_close()

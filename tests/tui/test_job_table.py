@@ -1,0 +1,110 @@
+"""The jobs table widget on its own: patches keep the cursor on its job and the scroll offset,
+also through a rebuild after a large removal."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from vpo_tui.widgets.job_table import JobTable
+
+
+class TableApp(App):
+    def compose(self) -> ComposeResult:
+        yield JobTable(id="jobs")
+
+
+def rows(keys: list[str], status: str = "✓ completed") -> list:
+    return [(key, (key[:8], "scan", status, "", f"/lib/{key}", "06:00:00", "1s")) for key in keys]
+
+
+KEYS = [f"job{n:05d}" for n in range(200)]
+
+
+async def test_updates_touch_only_changed_cells_and_keep_rows():
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS[:5]))
+        await pilot.pause()
+        before = {key: table.rows[key] for key in table.rows}
+        cell_before = table.get_row("job00001")[2]
+        changed = rows(KEYS[:5])
+        changed[3] = (KEYS[3], (KEYS[3][:8], "scan", "✗ failed", "", "/lib/x", "06:00:00", "2s"))
+        patch = table.apply_rows(changed)
+        assert len(patch.updates) == 3
+        assert table.get_row("job00001")[2] is cell_before  # untouched cell, same object
+        assert table.get_row(KEYS[3])[2].plain == "✗ failed"
+        assert all(table.rows[key] is row for key, row in before.items())
+        assert table.rebuild_count == 0
+
+
+async def test_insert_above_keeps_cursor_on_its_job_and_the_scroll_offset():
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS[10:110]))
+        await pilot.pause()
+        table.move_cursor(row=50)  # scrolls the view down
+        await pilot.pause()
+        table.move_cursor(row=40)  # inside the view: no scrolling
+        await pilot.pause()
+        job = table.cursor_job_id
+        scroll = table.scroll_y
+        assert scroll > 0
+        table.apply_rows(rows(KEYS[0:3] + KEYS[10:110]))  # three new jobs on top
+        await pilot.pause()
+        assert table.cursor_job_id == job
+        assert table.cursor_row == 43
+        assert table.scroll_y == scroll
+        assert table.job_ids[:3] == KEYS[0:3]
+        assert table.rebuild_count == 0
+
+
+async def test_large_removal_rebuilds_once_and_keeps_cursor_and_scroll():
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS))
+        await pilot.pause()
+        table.move_cursor(row=120)
+        await pilot.pause()
+        table.move_cursor(row=110)  # inside the view
+        await pilot.pause()
+        job = table.cursor_job_id
+        scroll = table.scroll_y
+        assert scroll > 90
+        survivors = KEYS[:130]  # 70 jobs vanished at once (pruned): cheaper to rebuild
+        patch = table.apply_rows(rows(survivors))
+        await pilot.pause()
+        assert patch.rebuild is not None
+        assert table.rebuild_count == 1
+        assert table.job_ids == survivors
+        # clear() resets cursor and scroll; both are put back.
+        assert table.cursor_job_id == job
+        assert table.cursor_row == 110
+        assert table.scroll_y == scroll
+
+
+async def test_cursor_leaving_the_view_is_followed():
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS))
+        await pilot.pause()
+        table.move_cursor(row=120)
+        await pilot.pause()
+        job = table.cursor_job_id
+        table.apply_rows(rows(KEYS[100:]))  # the job moves up by 100 rows
+        await pilot.pause()
+        assert table.cursor_job_id == job
+        assert table.cursor_row == 20
+        visible = table.scrollable_content_region.height - table.header_height
+        assert table.scroll_y <= table.cursor_row < table.scroll_y + visible
+
+
+async def test_cursor_job_removed_keeps_the_row_position():
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS[:10]))
+        await pilot.pause()
+        table.move_cursor(row=4)
+        table.apply_rows(rows(KEYS[:4] + KEYS[5:10]))
+        await pilot.pause()
+        assert table.cursor_row == 4
+        assert table.cursor_job_id == KEYS[5]
