@@ -184,7 +184,7 @@ def test_short_ids_resolve_only_when_unambiguous(daemon, api, tmp_path):
 # --- cancel and wait -------------------------------------------------------------------------
 
 
-def test_cancel_a_queued_and_a_running_job_and_wait_exit_codes(daemon, api, running_slow_job,
+def test_cancel_wait_and_errors_of_a_queued_and_a_running_job(daemon, api, running_slow_job,
                                                                 sample_library):  # fmt: skip
     running = running_slow_job()
     queued = api.submit_scan(str(sample_library.root))["id"]
@@ -200,6 +200,8 @@ def test_cancel_a_queued_and_a_running_job_and_wait_exit_codes(daemon, api, runn
     assert cancelled.stdout.strip() == f"job {queued[:8]} cancelled"
     assert job_status(api, queued) == "cancelled"
 
+    # Let the slow scan record a few per-file errors (junk files ffprobe cannot read).
+    wait_until(lambda: api.get_errors(running, limit=1)["total"] >= 6, timeout=30)
     asked = run_vpo("jobs", "cancel", running, url=daemon.url)
     assert asked.returncode == 0, asked.stderr
     assert asked.stdout.startswith(f"cancel requested for job {running[:8]}")
@@ -210,7 +212,17 @@ def test_cancel_a_queued_and_a_running_job_and_wait_exit_codes(daemon, api, runn
     assert run_vpo("jobs", "wait", queued[:8], url=daemon.url).returncode == 2
 
     again = run_vpo("jobs", "cancel", running[:8], url=daemon.url)
-    assert_one_line_error(again)
+    assert "already cancelled" in assert_one_line_error(again)
+
+    errors = run_vpo("jobs", "errors", running[:8], "--limit", "5", url=daemon.url)
+    assert errors.returncode == 0, errors.stderr
+    page = api.get_errors(running, limit=5)
+    assert errors.stdout.splitlines() == [f"{e['path']}: {e['message']}" for e in page["errors"]]
+    assert errors.stderr.strip() == f"1-5 of {page['total']} errors"
+    as_json = run_vpo("jobs", "errors", running, "--json", url=daemon.url)
+    assert json.loads(as_json.stdout) == api.get_errors(running)
+    none = run_vpo("jobs", "errors", queued, url=daemon.url)
+    assert (none.returncode, none.stdout) == (0, "no errors\n")
 
 
 def test_wait_exit_codes_for_completed_and_failed(daemon, api, running_slow_job, tmp_path,

@@ -347,6 +347,31 @@ def logs_command(
         time.sleep(interval)
 
 
+@jobs.command("errors")
+@click.argument("job_id", metavar="ID")
+@click.option("--limit", type=int, default=50, show_default=True, help="Errors per page, 1-100.")
+@click.option("--offset", type=int, default=0, show_default=True, help="Skip this many errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON page.")
+@click.pass_context
+@reports_errors()
+def errors_command(ctx: click.Context, job_id: str, limit: int, offset: int, as_json: bool) -> None:
+    """List the files a scan could not read or probe, with the reason."""
+    client = _client(ctx)
+    page = client.get_errors(client.resolve_job_id(job_id), limit=limit, offset=offset)
+    if as_json:
+        _print_json(page)
+        return
+    errors = page.get("errors", [])
+    for error in errors:
+        click.echo(f"{error.get('path')}: {error.get('message')}")
+    total = page.get("total", len(errors))
+    if not errors:
+        click.echo("no errors" if total == 0 else f"no errors on this page ({total} in all)")
+    elif total > len(errors):
+        shown = f"{page.get('offset', 0) + 1}-{page.get('offset', 0) + len(errors)}"
+        click.echo(f"{shown} of {total} errors", err=True)
+
+
 @jobs.command("cancel")
 @click.argument("job_id", metavar="ID")
 @click.pass_context
