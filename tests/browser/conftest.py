@@ -28,7 +28,6 @@ CHROMIUM_ARGS = [
 FAST_POLLING = {"polling": {"interval_seconds": 2, "log_interval_seconds": 2}}
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -64,9 +63,11 @@ def page(context: BrowserContext) -> Iterator[Page]:
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on(
         "console",
-        lambda msg: problems.append(f"console: {msg.text}")
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            problems.append(f"console: {msg.text}")
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
     )
     page.add_init_script(
         "document.addEventListener('securitypolicyviolation', (e) => {"

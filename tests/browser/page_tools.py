@@ -4,7 +4,6 @@ counting. Kept apart from the tests so each test reads as the behaviour it check
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,7 +25,7 @@ def wait_for(page: Page, condition: Callable[[], object], timeout: float = 10.0,
     return wait_until(check, timeout=timeout, interval=0.05, message=message)
 
 
-def set_hidden(page: Page, hidden: bool) -> None:
+def set_hidden(page: Page, hidden: bool | list[bool]) -> None:
     """Make the page hidden or visible as far as its scripts can tell, and tell them.
 
     Headless Chromium keeps every page "visible" (minimising the window or opening a tab in
@@ -34,15 +33,19 @@ def set_hidden(page: Page, hidden: bool) -> None:
     `document.hidden` / `document.visibilityState` on the document and dispatches a real
     `visibilitychange` event from it: the page's own listener and its reads of
     `document.hidden` run exactly as they do when a user switches tabs.
+
+    A list of states is applied one after another in the same task (a very quick hide/show).
     """
     page.evaluate(
-        """(hidden) => {
-            Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});
-            Object.defineProperty(document, 'visibilityState', {
-                configurable: true, get: () => (hidden ? 'hidden' : 'visible')});
-            document.dispatchEvent(new Event('visibilitychange'));
+        """(states) => {
+            for (const hidden of states) {
+                Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});
+                Object.defineProperty(document, 'visibilityState', {
+                    configurable: true, get: () => (hidden ? 'hidden' : 'visible')});
+                document.dispatchEvent(new Event('visibilitychange'));
+            }
         }""",
-        hidden,
+        hidden if isinstance(hidden, list) else [hidden],
     )
 
 
@@ -116,7 +119,3 @@ class MutationCounter:
                     row: 'pending', added: r.addedNodes.length, removed: r.removedNodes.length})));
             }"""
         )
-
-
-def monotonic_deadline(seconds: float) -> float:
-    return time.monotonic() + seconds

@@ -27,7 +27,9 @@ def row(page: Page, job_id: str, col: str):
 
 
 def row_ids(page: Page) -> list[str]:
-    return page.eval_on_selector_all("#jobs-body tr[data-job-id]", "rs => rs.map(r => r.dataset.jobId)")
+    return page.eval_on_selector_all(
+        "#jobs-body tr[data-job-id]", "rs => rs.map(r => r.dataset.jobId)"
+    )
 
 
 def finished_job(store: JobStore, path: str, status: str = COMPLETED) -> str:
@@ -46,8 +48,12 @@ def test_status_change_appears_without_reload(page: Page, web_daemon: DaemonProc
 
     store.finish_job(job.id, COMPLETED, summary_raw={"found": 0})
 
-    wait_for(page, lambda: row(page, job.id, "status").text_content() == "completed",
-             LIVE_TIMEOUT, "status change never reached the page")  # fmt: skip
+    wait_for(
+        page,
+        lambda: row(page, job.id, "status").text_content() == "completed",
+        LIVE_TIMEOUT,
+        "status change never reached the page",
+    )
     assert page.evaluate("window.__noReloadMarker") == "still here"
     assert navigations == []
     assert row(page, job.id, "progress").text_content().strip() == "100%"
@@ -145,8 +151,11 @@ def test_scroll_position_focus_and_open_menu_survive_polls(
     store.update_progress(running.id, processed=5, total=10, percent=50.0)
     finished_job(store, "/media/library/00-new")  # inserted near the top, above the viewport
 
-    wait_for(page, lambda: row(page, running.id, "progress").text_content().strip() == "50%",
-             LIVE_TIMEOUT)  # fmt: skip
+    wait_for(
+        page,
+        lambda: row(page, running.id, "progress").text_content().strip() == "50%",
+        LIVE_TIMEOUT,
+    )
     wait_for(page, lambda: len(row_ids(page)) == 42, LIVE_TIMEOUT)
     # The rows on screen did not move (Chromium's scroll anchoring keeps them in place when a
     # row is inserted above; the page never scrolls by itself).
@@ -167,8 +176,9 @@ def test_progress_percentage_moves_and_unknown_total_is_indeterminate(
     assert progress.locator("progress").is_visible()
     seen = []
     for percent in (10.0, 45.5, 80.0):
-        store.update_progress(job.id, phase="probe", processed=int(percent), total=100,
-                              percent=percent)  # fmt: skip
+        store.update_progress(
+            job.id, phase="probe", processed=int(percent), total=100, percent=percent
+        )
         expected = f"{int(percent)}%"
         wait_for(page, lambda e=expected: progress.text_content().strip() == e, LIVE_TIMEOUT)
         seen.append(progress.locator("progress").get_attribute("value"))
@@ -195,8 +205,11 @@ def test_only_changed_cells_are_touched_by_a_poll(
         before = len(responses)
         store.update_progress(running.id, processed=10 * (step + 2), percent=10.0 * (step + 2))
         expected = f"{10 * (step + 2)}%"
-        wait_for(page, lambda e=expected: row(page, running.id, "progress").text_content().strip()
-                 == e, LIVE_TIMEOUT)  # fmt: skip
+        wait_for(
+            page,
+            lambda e=expected: row(page, running.id, "progress").text_content().strip() == e,
+            LIVE_TIMEOUT,
+        )
         assert responses[before:] and responses[-1] == 200
         per_poll.append(counter.take())
 
@@ -208,8 +221,9 @@ def test_only_changed_cells_are_touched_by_a_poll(
 
     # Once nothing changes the daemon answers 304 and the table is not touched at all.
     store.finish_job(running.id, COMPLETED)
-    wait_for(page, lambda: row(page, running.id, "status").text_content() == "completed",
-             LIVE_TIMEOUT)  # fmt: skip
+    wait_for(
+        page, lambda: row(page, running.id, "status").text_content() == "completed", LIVE_TIMEOUT
+    )
     counter.take()
     settled = len(responses)
     wait_for(page, lambda: responses[settled:].count(304) >= 2, LIVE_TIMEOUT)
@@ -218,13 +232,13 @@ def test_only_changed_cells_are_touched_by_a_poll(
     with capsys.disabled():
         counts = [len(records) for records in per_poll]
         kinds = sorted({f"{r['type']}:{r['attribute'] or ''}" for rs in per_poll for r in rs})
-        print(f"\n[mutation counts] 1 changed job of 50: records per poll {counts} "
-              f"({', '.join(kinds)}); unchanged polls (304): {len(idle_records)} records")  # fmt: skip
+        print(
+            f"\n[mutation counts] 1 changed job of 50: records per poll {counts} "
+            f"({', '.join(kinds)}); unchanged polls (304): {len(idle_records)} records"
+        )
 
 
-def test_markup_in_a_path_is_shown_as_text(
-    page: Page, web_daemon: DaemonProcess, tmp_path: Path
-):
+def test_markup_in_a_path_is_shown_as_text(page: Page, web_daemon: DaemonProcess, tmp_path: Path):
     hostile = tmp_path / "<img src=x onerror=alert(1)>"
     hostile.mkdir()
     dialogs: list[str] = []
