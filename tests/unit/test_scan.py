@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from vpo.scan import (
     FFPROBE_MISSING_MESSAGE,
     PERCENT_CEILING,
     ProbeError,
+    ProbeStopped,
     Progress,
     ProgressRecorder,
     ScanCancelled,
@@ -30,6 +32,7 @@ from vpo.scan import (
     needs_scan,
     overall_percent,
     parse_ffprobe_json,
+    probe_file,
     run_scan,
     unique_roots,
 )
@@ -149,6 +152,50 @@ def test_progress_recorder_throttles_writes_but_flushes_a_pending_change(tmp_pat
     # A new phase is written at once.
     recorder.report(Progress("save", 10, 10, 99.0))
     assert store.get_job(job.id).phase == "save"
+
+
+# --------------------------------------------------------------------------------------------
+# ffprobe runs
+
+
+def ffprobe_children() -> list[int]:
+    """Pids of this process's ffprobe children still alive (zombies count: not reaped)."""
+    pids = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = stat_file.read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if name == "ffprobe" and parent == os.getpid():
+            pids.append(int(stat_file.parent.name))
+    return pids
+
+
+def test_probe_file_reads_a_real_video(media_cache):
+    result = probe_file(str(media_cache.original("mp4_fra")), "ffprobe", 30, threading.Event())
+    assert "mp4" in result.container
+    assert [s.codec_type for s in result.streams] == ["video", "audio"]
+
+
+def test_probe_timeout_kills_ffprobe(tmp_path):
+    # ffprobe opening a FIFO waits for a writer that never comes: a real hung probe.
+    fifo = tmp_path / "hung.mkv"
+    os.mkfifo(fifo)
+    with pytest.raises(ProbeError, match=r"timed out after 0\.5 s"):
+        probe_file(str(fifo), "ffprobe", 0.5, threading.Event())
+    assert ffprobe_children() == []
+
+
+def test_probe_stops_when_the_scan_is_cancelled(tmp_path):
+    fifo = tmp_path / "hung.mkv"
+    os.mkfifo(fifo)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ProbeStopped):
+        probe_file(str(fifo), "ffprobe", 60, stop)
+    assert ffprobe_children() == []
 
 
 # --------------------------------------------------------------------------------------------
