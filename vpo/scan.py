@@ -440,7 +440,9 @@ class _Scan:
         self.roots = unique_roots(options.roots)
         self.hashed = 0
         self.finished = 0  # changed files done: saved with their data or as an error
-        self.probing = True
+        # Looked up once, first, so progress weighs hashing right from the start.
+        self.ffprobe = shutil.which("ffprobe")
+        self.probing = self.ffprobe is not None
         self._todo: list[_Discovered] = []
         self._todo_readable: list[_Discovered] = []
 
@@ -590,7 +592,7 @@ class _Scan:
 
     def probe(self) -> None:
         todo = self._todo_readable
-        ffprobe = shutil.which("ffprobe")
+        ffprobe = self.ffprobe
         if ffprobe is None:
             self._skip_probing(todo)
             return
