@@ -8,6 +8,7 @@ job written through the store in the daemon's data dir (a foreground `vpo scan` 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -319,3 +320,37 @@ def test_basic_auth_browser_session_polls(browser, daemon_factory):
         assert page.get_attribute("#connection-status", "data-state") == "connected"
     finally:
         context.close()
+
+
+def test_type_and_since_filters_and_unknown_types(page: Page, web_daemon: DaemonProcess, store):
+    recent_scan = finished_job(store, "/media/recent")
+    old = store.create_job(
+        "scan", "/media/old", status=RUNNING, created_at=datetime.now(UTC) - timedelta(days=3)
+    )
+    store.finish_job(old.id, COMPLETED)
+    other_type = store.create_job("transcode", "/media/other", status=RUNNING)
+
+    page.goto(f"{web_daemon.url}/jobs")
+    assert set(row_ids(page)) == {recent_scan, old.id, other_type.id}
+    # A type this version does not know is shown as it comes, with a neutral badge.
+    assert row(page, other_type.id, "job_type").text_content() == "transcode"
+
+    # Choosing a filter applies it at once (the form submits on change) and lands in the URL.
+    page.select_option("select[name=since]", "24h")
+    page.wait_for_url("**/jobs?since=24h")
+    assert set(row_ids(page)) == {recent_scan, other_type.id}
+    page.select_option("select[name=type]", "scan")
+    page.wait_for_url("**/jobs?type=scan&since=24h")
+    assert row_ids(page) == [recent_scan]
+
+    requests = ApiRequests(page)
+    page.goto(f"{web_daemon.url}/jobs?type=transcode")
+    assert row_ids(page) == [other_type.id]
+    assert page.input_value("select[name=type]") == "transcode"
+    store.update_progress(other_type.id, processed=1, total=4, percent=25.0)
+    wait_for(
+        page,
+        lambda: row(page, other_type.id, "progress").text_content().strip() == "25%",
+        LIVE_TIMEOUT,
+    )
+    assert all(url.endswith("/api/jobs?type=transcode") for url in requests.matching("/api/jobs?"))
