@@ -667,11 +667,15 @@ class _Scan:
         self.saver.add(_record(item, status="ok", probe=result))
         return "ok"
 
-    def _skip_probing(self, todo: list[_Discovered], started_mid_scan: bool = False) -> None:
-        """Record files without stream data, and say once that probing was skipped."""
+    def _skip_probing(self, todo: list[_Discovered]) -> None:
+        """Record files without stream data, and say once that probing was skipped.
+
+        Nothing is said when no file needed probing: then nothing was skipped.
+        """
         self.probing = False
-        self.counts.probe_skipped = True
-        self.log.warning(FFPROBE_MISSING_MESSAGE)
+        if todo:
+            self.counts.probe_skipped = True
+            self.log.warning(FFPROBE_MISSING_MESSAGE)
         self._report(PHASE_SAVE, 0, len(todo))
         for number, item in enumerate(todo, start=1):
             if self.should_cancel():

@@ -470,6 +470,10 @@ def test_without_ffprobe_files_are_recorded_unprobed_and_the_log_says_so_once(
         assert (record.container, record.duration, record.streams) == (None, None, [])
     log = harness.log_lines(job_id)
     assert sum(FFPROBE_MISSING_MESSAGE in line for line in log) == 1
+    # A rescan with nothing to probe skipped nothing, and says nothing about it.
+    job_id, summary = harness.run([sample_library.root])
+    assert (summary["skipped"], summary["probe_skipped"]) == (5, False)
+    assert not any(FFPROBE_MISSING_MESSAGE in line for line in harness.log_lines(job_id))
 
 
 def test_broken_symlink_is_a_job_error_and_the_scan_completes(harness, store, sample_library):
