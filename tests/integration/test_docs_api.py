@@ -3,7 +3,7 @@
 - docs/api.md against the live daemon's `/api/openapi.json`: every path and method documented and
   nothing else, every query parameter in its endpoint's section, every response field and error
   code, the status codes of each endpoint, and which endpoints send an ETag (asked of the daemon).
-- docs/scripted-checks.md: its curl + jq recipes are run with bash against a daemon with a token.
+- README.md, section "Scripted checks": its curl + jq recipes are run with bash against a daemon with a token.
 - docs/configuration.md and docs/cli.md name every setting, variable and option the code has.
 - docs/deployment-nas.md shows exactly the unit shipped as docs/vpo.service, whose ExecStart
   uses only options `vpo serve` has.
@@ -174,11 +174,14 @@ def test_the_documented_etags_are_the_ones_the_daemon_sends(secured_daemon, open
                 assert again.status_code == 304 and again.content == b""
 
 
-# --- docs/scripted-checks.md, run for real -------------------------------------------------------
+# --- README.md "Scripted checks", run for real -------------------------------------------------------
 
 
-def bash_blocks(path: Path) -> list[str]:
-    return re.findall(r"```bash\n(.*?)```", path.read_text(), re.DOTALL)
+def scripted_checks_blocks() -> list[str]:
+    """The bash blocks of the README's "Scripted checks" section (up to the next heading)."""
+    readme = (DOCS.parent / "README.md").read_text()
+    section = readme.split("## Scripted checks", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
 
 
 def run_recipe(daemon: DaemonProcess, script: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -199,7 +202,7 @@ def run_recipe(daemon: DaemonProcess, script: str, cwd: Path) -> subprocess.Comp
 
 def test_the_scripted_checks_work_against_a_daemon_with_a_token(secured_daemon, tmp_path):
     assert shutil.which("curl") and shutil.which("jq"), "the recipes need curl and jq"
-    blocks = bash_blocks(DOCS / "scripted-checks.md")
+    blocks = scripted_checks_blocks()
     assert len(blocks) == 6, "update this test when recipes are added or removed"
     setup, list_failed, queue_and_wait, tail_log, etag_poll, health = blocks
     assert "AUTH=()" in setup and "VPO=" in setup
