@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -533,3 +534,26 @@ def test_cancel_a_queued_and_a_running_scan(
         assert_error(again, 409, "ALREADY_TERMINAL")
         # The queued one never ran.
         assert http.get(f"/api/jobs/{queued_id}").json()["attempts"] == 0
+
+
+# -- unexpected failures ---------------------------------------------------------------------
+
+
+def test_a_corrupt_row_is_a_500_envelope_without_traceback(daemon_factory, tmp_path: Path) -> None:
+    daemon = daemon_factory().start()
+    with JobStore(daemon.data_dir) as store:
+        job = seed(store, str(tmp_path / "corrupt"), COMPLETED)
+    # Damage the row behind the store's back, as a disk error or a manual edit would.
+    db = sqlite3.connect(daemon.data_dir / "vpo.db")
+    with db:
+        db.execute("UPDATE jobs SET summary_raw = '{not json' WHERE id = ?", (job.id,))
+    db.close()
+    with daemon.client() as http:
+        for path in (f"/api/jobs/{job.id}", "/api/jobs"):
+            response = http.get(path)
+            body = assert_error(response, 500, "INTERNAL_ERROR")
+            assert "daemon log" in body["error"]
+            assert "JSONDecodeError" not in response.text
+        assert http.get("/health").status_code == 200
+    assert "unhandled error in GET /api/jobs" in daemon.stderr_text()
+    assert "Traceback" in daemon.stderr_text()  # the details go to the log instead
