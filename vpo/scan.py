@@ -198,16 +198,21 @@ def overall_percent(found: int, skipped: int, hashed: int, finished: int, probin
     return round(min(PERCENT_CEILING, 100.0 * done / found), 1)
 
 
-def needs_scan(known: KnownFile | None, size: int, mtime: float, full: bool) -> bool:
+def needs_scan(
+    known: KnownFile | None, size: int, mtime: float, full: bool, can_probe: bool = True
+) -> bool:
     """Whether a discovered file must be hashed and probed again.
 
     Unchanged (same size and mtime) files are skipped unless the scan is full. A file last
     recorded as an error or as missing is scanned again: the cause may be gone, and reusing its
-    old record would keep stale data.
+    old record would keep stale data. So is a file recorded while ffprobe was missing, once
+    ffprobe is there: otherwise it would stay without stream data until a full scan.
     """
     if full or known is None:
         return True
     if known.status != "ok":
+        return True
+    if can_probe and not known.probed:
         return True
     return known.size != size or known.mtime != mtime
 
@@ -524,12 +529,11 @@ class _Scan:
             unique.setdefault(path, _Discovered(path, size, mtime))
         for path, message in walk_errors:
             self.counts.errors += 1
-            self.log.error(f"{path}: cannot read directory: {message}")
+            # The core's messages already say what failed ("cannot read directory: ...",
+            # "broken symbolic link: ...", "directory loop: ...").
+            self.log.error(f"{path}: {message}")
         if walk_errors:
-            self.store.record_file_errors(
-                self.job_id,
-                [(path, f"cannot read directory: {message}") for path, message in walk_errors],
-            )
+            self.store.record_file_errors(self.job_id, list(walk_errors))
         self.counts.found = len(unique)
         self.log.info(
             f"Discover: {len(unique)} video files found in {time.monotonic() - started:.1f} s"
@@ -541,7 +545,9 @@ class _Scan:
         known = self.store.known_files(self.roots)
         for item in discovered:
             previous = known.get(item.path)
-            if needs_scan(previous, item.size, item.mtime, self.options.full):
+            if needs_scan(
+                previous, item.size, item.mtime, self.options.full, self.ffprobe is not None
+            ):
                 self._todo.append(item)
                 if previous is None or previous.status == "missing":
                     self.counts.added += 1

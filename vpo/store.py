@@ -144,6 +144,8 @@ class KnownFile:
     mtime: float
     scan_status: str
     content_hash: str | None = None
+    # False when the file was recorded without ffprobe: a later scan with ffprobe must probe it.
+    probed: bool = True
 
     @property
     def status(self) -> str:
@@ -937,7 +939,8 @@ class JobStore:
         for root in roots:
             clause, args = _under_root_clause(root)
             for row in conn.execute(
-                f"SELECT path, size, mtime, scan_status, hash FROM files WHERE {clause}", args
+                f"SELECT path, size, mtime, scan_status, hash, container FROM files WHERE {clause}",
+                args,
             ):
                 known[row["path"]] = KnownFile(
                     path=row["path"],
@@ -945,6 +948,7 @@ class JobStore:
                     mtime=row["mtime"],
                     scan_status=row["scan_status"],
                     content_hash=row["hash"],
+                    probed=row["container"] is not None,
                 )
         return known
 

@@ -124,6 +124,10 @@ def test_needs_scan_skips_only_unchanged_ok_files():
     for status in ("error", "missing"):
         again = KnownFile(path="/a.mkv", size=10, mtime=5.5, scan_status=status)
         assert needs_scan(again, 10, 5.5, full=False)
+    # Recorded while ffprobe was missing: probed as soon as ffprobe is there, not before.
+    unprobed = KnownFile(path="/a.mkv", size=10, mtime=5.5, scan_status="ok", probed=False)
+    assert needs_scan(unprobed, 10, 5.5, full=False, can_probe=True)
+    assert not needs_scan(unprobed, 10, 5.5, full=False, can_probe=False)
 
 
 def test_unique_roots_resolves_and_deduplicates(tmp_path):
@@ -474,6 +478,13 @@ def test_without_ffprobe_files_are_recorded_unprobed_and_the_log_says_so_once(
     job_id, summary = harness.run([sample_library.root])
     assert (summary["skipped"], summary["probe_skipped"]) == (5, False)
     assert not any(FFPROBE_MISSING_MESSAGE in line for line in harness.log_lines(job_id))
+    # With ffprobe back on PATH, the next incremental scan probes the files it never could.
+    monkeypatch.undo()
+    job_id, summary = harness.run([sample_library.root])
+    assert (summary["skipped"], summary["scanned"], summary["probe_skipped"]) == (0, 5, False)
+    for path in sample_library.videos.values():
+        record = store.get_file(str(path))
+        assert record.container and record.streams
 
 
 def test_broken_symlink_is_a_job_error_and_the_scan_completes(harness, store, sample_library):
