@@ -85,22 +85,27 @@ class MutationCounter:
         page.evaluate(
             """(selector) => {
                 const target = document.querySelector(selector);
-                window.__mutations = [];
-                const describe = (node) => {
-                    const row = node && (node.closest ? node : node.parentElement);
-                    const tr = row && row.closest ? row.closest('tr') : null;
+                const rowOf = (node) => {
+                    const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+                    const tr = element ? element.closest('tr') : null;
                     return tr ? (tr.dataset.jobId || 'other-row') : 'outside-rows';
                 };
+                const describe = (r) => ({
+                    type: r.type,
+                    attribute: r.attributeName,
+                    row: rowOf(r.target),
+                    added: r.addedNodes.length,
+                    removed: r.removedNodes.length,
+                });
+                window.__mutations = [];
+                window.__takeMutations = () => {
+                    const all = window.__mutations.concat(
+                        window.__mutationObserver.takeRecords().map(describe));
+                    window.__mutations = [];
+                    return all;
+                };
                 window.__mutationObserver = new MutationObserver((records) => {
-                    for (const r of records) {
-                        window.__mutations.push({
-                            type: r.type,
-                            attribute: r.attributeName,
-                            row: describe(r.target),
-                            added: r.addedNodes.length,
-                            removed: r.removedNodes.length,
-                        });
-                    }
+                    window.__mutations.push(...records.map(describe));
                 });
                 window.__mutationObserver.observe(target, {
                     subtree: true, childList: true, attributes: true, characterData: true});
@@ -110,12 +115,4 @@ class MutationCounter:
 
     def take(self) -> list[dict]:
         """The records since the last take (flushing the observer's queue first)."""
-        return self.page.evaluate(
-            """() => {
-                const pending = window.__mutationObserver.takeRecords();
-                const out = window.__mutations;
-                window.__mutations = [];
-                return out.concat(pending.map((r) => ({type: r.type, attribute: r.attributeName,
-                    row: 'pending', added: r.addedNodes.length, removed: r.removedNodes.length})));
-            }"""
-        )
+        return self.page.evaluate("window.__takeMutations()")

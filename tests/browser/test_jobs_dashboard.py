@@ -354,3 +354,25 @@ def test_type_and_since_filters_and_unknown_types(page: Page, web_daemon: Daemon
         LIVE_TIMEOUT,
     )
     assert all(url.endswith("/api/jobs?type=transcode") for url in requests.matching("/api/jobs?"))
+
+
+def test_first_poll_after_the_server_render_rewrites_nothing(
+    page: Page, web_daemon: DaemonProcess, store
+):
+    """The server (display.py) and the page (format.js) format every value alike, so the first
+    poll, which has no ETag yet and gets a full 200, finds nothing to change."""
+    for n in range(10):
+        finished_job(store, f"/media/done/{n}")
+    finished_job(store, "/media/failed <b>x</b> & 'y'", FAILED)
+    cancelled = store.create_job("scan", "/media/cancelled", status=RUNNING)
+    store.update_progress(cancelled.id, processed=1, total=3, percent=33.3)
+    store.request_cancel(cancelled.id)
+    store.finish_job(cancelled.id, "cancelled")
+    responses: list[int] = []
+    page.on("response", lambda r: responses.append(r.status) if "/api/jobs" in r.url else None)
+    page.goto(f"{web_daemon.url}/jobs")
+    counter = MutationCounter(page, "main")
+    wait_for(page, lambda: 200 in responses, LIVE_TIMEOUT)
+    assert counter.take() == []
+    wait_for(page, lambda: 304 in responses, LIVE_TIMEOUT)
+    assert counter.take() == []
