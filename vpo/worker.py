@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 
 from vpo.jobs import Job
@@ -29,10 +30,24 @@ MAX_ATTEMPTS = 3
 JOB_NICENESS = 10
 
 
+def owner_alive_here(owner: str) -> bool:
+    """Is the process named by a job's owner string (`<host>:<pid>:<start>`) still running?
+
+    Alive means: this host, and the store's check (the pid exists and started when the owner
+    string says, so a reused pid, or this very pid after a container restart, does not count).
+    A job owned by another host name counts as orphaned: the data dir is local (SQLite does not
+    share over network file systems), so another name means this machine was renamed or the
+    container re-created, and the job would otherwise show `running` forever.
+    """
+    host, separator, _ = owner.rpartition(":")
+    host = host.rpartition(":")[0] if separator else ""
+    return host == socket.gethostname() and owner_is_alive(owner)
+
+
 def recover_orphans(store: JobStore) -> list[tuple[Job, str]]:
     """Requeue (or fail, after MAX_ATTEMPTS) jobs left running by a process that is gone, and
-    say so in the daemon log. Liveness is the store's `owner_is_alive` (host, pid, start time)."""
-    recovered = store.recover_orphans(owner_is_alive, MAX_ATTEMPTS)
+    say so in the daemon log."""
+    recovered = store.recover_orphans(owner_alive_here, MAX_ATTEMPTS)
     for job, outcome in recovered:
         if outcome == "requeued":
             log.warning(
@@ -88,6 +103,7 @@ class Worker:
         self._idle = threading.Event()  # no job is running
         self._idle.set()
         self._current: Job | None = None
+        self._claim_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="vpo-worker", daemon=True)
 
     @property
@@ -102,14 +118,26 @@ class Worker:
         """A job was queued: claim it now instead of at the next poll."""
         self._wake.set()
 
-    def _run(self) -> None:
-        lower_thread_priority(JOB_NICENESS)
-        while not self._stopping.is_set():
+    def _claim(self) -> Job | None:
+        """The next job, or None; under the lock `stop` takes, so a job is never claimed after
+        `stop` saw the worker idle."""
+        with self._claim_lock:
+            if self._stopping.is_set():
+                return None
             try:
                 job = self.store.claim_next_job(self.owner)
             except Exception:
                 log.exception("claiming the next job failed; retrying")
-                job = None
+                return None
+            if job is not None:
+                self._idle.clear()
+                self._current = job
+            return job
+
+    def _run(self) -> None:
+        lower_thread_priority(JOB_NICENESS)
+        while not self._stopping.is_set():
+            job = self._claim()
             if job is None:
                 self._wake.wait(self.idle_poll_seconds)
                 self._wake.clear()
@@ -117,8 +145,6 @@ class Worker:
             self._run_one(job)
 
     def _run_one(self, job: Job) -> None:
-        self._idle.clear()
-        self._current = job
         log.info(
             "job %s started: %s %s (attempt %d)", job.id, job.job_type, job.file_path, job.attempts
         )
@@ -144,7 +170,8 @@ class Worker:
         operation that does not return), after requeueing the job from here so it is never left
         `running`; the thread is a daemon thread and dies with the process.
         """
-        self._stopping.set()
+        with self._claim_lock:
+            self._stopping.set()
         self._wake.set()
         if self._idle.wait(grace):
             self._thread.join(timeout=1.0)

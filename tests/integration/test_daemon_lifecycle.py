@@ -9,6 +9,7 @@ far longer than the sub-second reactions the tests wait for.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -248,10 +249,19 @@ def test_orphans_are_requeued_but_live_owners_keep_their_jobs(
             owner=dead_owner,
             params={"paths": [str(tmp_path / "empty")], "full": False},
         )
+        # The machine was renamed, or the container re-created: nobody will finish this one.
+        renamed = store.create_job(
+            "scan",
+            str(tmp_path / "empty"),
+            status=RUNNING,
+            owner=f"old-name-of-this-box:{os.getpid()}:{int(time.time())}",
+            params={"paths": [str(tmp_path / "empty")], "full": False},
+        )
     daemon.start()
-    final = wait_terminal(daemon, orphan.id, timeout=30)
-    assert final["status"] == "completed" and final["attempts"] == 2
-    assert f"job {orphan.id}" in daemon.stderr_text()
+    for job in (orphan, renamed):
+        final = wait_terminal(daemon, job.id, timeout=30)
+        assert final["status"] == "completed" and final["attempts"] == 2
+        assert f"job {job.id}" in daemon.stderr_text()
     assert job_state(daemon, alive.id)["status"] == "running"
 
 
