@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import signal
 import sys
 import time
@@ -171,6 +172,8 @@ class VpoTuiApp(App[int]):
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script entry point `vpo-tui`."""
     options = parse_options(argv)
+    # `kill -USR1` dumps every thread's stack: how to see where a frozen client is stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     client = AsyncVpoClient(options.url, options.token)
     app = VpoTuiApp(client, url=options.url, interval_s=options.interval_s)
     app.run(mouse=options.mouse)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from tests.support.media import build_library, build_many
+import httpx
+
+from tests.support.media import build_library, build_many, write_corrupt_video
 from tests.tui.harness import get_job, poll_once, screen_text, submit_scan, wait_daemon, wait_for
 from tests.tui.test_jobs_screen import jobs_screen
 from vpo_tui.screens.detail import GONE_MESSAGE, DetailScreen
@@ -89,3 +91,51 @@ async def test_detail_of_a_job_that_does_not_exist(daemon, make_app):
         assert detail.loop.poller.stopped
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+
+
+def log_total(url: str, job_id: str) -> int:
+    with httpx.Client(base_url=url, timeout=10) as http:
+        return http.get(f"/api/jobs/{job_id}/logs", params={"lines": 1}).json()["total_lines"]
+
+
+async def test_log_follows_until_scrolled_up_and_again_at_the_end(
+    daemon, media_cache, tmp_path, make_app, scheduler, clock
+):
+    # Good videos (slow to probe) interleaved with corrupt ones (one ERROR log line each), so
+    # the log keeps growing while the scan runs.
+    library = build_many(tmp_path / "lib", media_cache, 60)
+    for number in range(60):
+        write_corrupt_video(library.root / "show" / f"E{number:03d}b.mkv", seed=number)
+    job = submit_scan(daemon.url, str(library.root))
+    wait_daemon(lambda: log_total(daemon.url, job["id"]) >= 20, timeout=60)
+
+    app = make_app(daemon.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        jobs = await jobs_screen(pilot, app)
+        jobs.open_detail(job["id"])
+        detail = await detail_screen(pilot, app)
+        log = detail.log_view
+        assert detail.job["status"] == "running", "the scan ended too early for this test"
+        await wait_for(pilot, lambda: log.max_scroll_y > 0)
+        assert detail.following
+        assert log.border_title == "Log (following)"
+
+        log.scroll_home(animate=False)
+        await wait_for(pilot, lambda: log.border_title == "Log (scrolled; End follows)")
+        held = log.line_count
+        await wait_for(pilot, lambda: log_total(daemon.url, job["id"]) > held, timeout=30)
+        clock.advance(app.log_interval_ms / 1000)
+        await poll_once(pilot, detail.loop, scheduler)
+        assert log.line_count > held
+        assert log.scroll_y == 0  # new lines did not pull the reader away
+        assert not detail.following
+
+        await pilot.press("f")
+        await wait_for(pilot, lambda: detail.following)
+        assert log.border_title == "Log (following)"
+        held = log.line_count
+        await wait_for(pilot, lambda: log_total(daemon.url, job["id"]) > held, timeout=30)
+        clock.advance(app.log_interval_ms / 1000)
+        await poll_once(pilot, detail.loop, scheduler)
+        await wait_for(pilot, lambda: log.line_count > held and detail.following)
+        assert log.scroll_y == log.max_scroll_y

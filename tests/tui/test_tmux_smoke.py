@@ -23,12 +23,31 @@ from tests.tui.harness import get_job, submit_scan, wait_daemon
 VPO_TUI = Path(sys.executable).parent / "vpo-tui"
 
 
-class TmuxPane:
-    """One detached tmux server (own socket) running one command in an 80x24 pane."""
+# Runs vpo-tui in the pane's terminal and records its pid and exit status in files: tmux's own
+# pane_dead_status is sometimes left empty when the pty closes before tmux reaps the process.
+RECORDER = """
+import subprocess, sys
+from pathlib import Path
+record = Path(sys.argv[1])
+child = subprocess.Popen(sys.argv[2:])
+(record / "pid").write_text(str(child.pid))
+code = child.wait()
+(record / "exit.tmp").write_text(str(code))
+(record / "exit.tmp").rename(record / "exit")
+"""
 
-    def __init__(self, command: str, env: dict[str, str]) -> None:
+
+class TmuxPane:
+    """One detached tmux server (own socket) running vpo-tui in an 80x24 pane."""
+
+    def __init__(self, record_dir: Path, env: dict[str, str]) -> None:
         self.socket = f"vpo-tui-test-{uuid.uuid4().hex[:8]}"
         self.env = env
+        self.record = record_dir
+        self.record.mkdir(parents=True, exist_ok=True)
+        command = shlex.join(
+            [sys.executable, "-c", RECORDER, str(record_dir), str(VPO_TUI), "--interval", "2"]
+        )
         self.tmux("new-session", "-d", "-x", "80", "-y", "24", "-s", "t", command)
         self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
 
@@ -47,22 +66,34 @@ class TmuxPane:
         return self.tmux("capture-pane", "-p", "-t", "t")
 
     def flags(self) -> dict[str, str]:
-        names = [
-            "pane_dead",
-            "pane_dead_status",
-            "pane_dead_signal",
-            "alternate_on",
-            "mouse_any_flag",
-            "pane_pid",
-        ]
+        names = ["alternate_on", "mouse_any_flag"]
         values = self.tmux("display-message", "-p", "-t", "t", "|".join(f"#{{{n}}}" for n in names))
         return dict(zip(names, values.strip().split("|"), strict=True))
+
+    @property
+    def app_pid(self) -> int:
+        return int((self.record / "pid").read_text())
+
+    def exit_code(self) -> int | None:
+        path = self.record / "exit"
+        return int(path.read_text()) if path.exists() else None
+
+    def wait_exit(self, why: str) -> int:
+        wait_daemon(lambda: self.exit_code() is not None, timeout=15, message=why)
+        return self.exit_code()  # type: ignore[return-value]
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", "t", *keys)
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def assert_terminal_restored(pane: TmuxPane) -> None:
+    flags = pane.flags()
+    assert flags["alternate_on"] == "0"  # back on the normal screen
+    assert flags["mouse_any_flag"] == "0"  # mouse reporting off again
+    assert "Traceback" not in pane.capture()
 
 
 @pytest.fixture
@@ -82,74 +113,52 @@ def finished_jobs(daemon, media_cache, tmp_path) -> list[dict]:
     return jobs
 
 
-def dead_flags(pane: TmuxPane) -> dict[str, str] | None:
-    """The pane's flags once its process has exited and tmux has recorded how."""
-    flags = pane.flags()
-    if flags["pane_dead"] == "1" and (flags["pane_dead_status"] or flags["pane_dead_signal"]):
-        return flags
-    return None
+@pytest.fixture
+def start_pane(tmp_path, tui_env):
+    panes: list[TmuxPane] = []
 
+    def start() -> TmuxPane:
+        pane = TmuxPane(tmp_path / f"pane-{len(panes)}", tui_env)
+        panes.append(pane)
+        return pane
 
-def start_pane(env: dict[str, str]) -> TmuxPane:
-    return TmuxPane(f"exec {shlex.quote(str(VPO_TUI))} --interval 2", env)
-
-
-def test_real_binary_shows_jobs_and_quits_with_q(tui_env, finished_jobs):
-    pane = start_pane(tui_env)
-    try:
-        screen = wait_daemon(
-            lambda: all(j["id"][:8] in (s := pane.capture()) for j in finished_jobs) and s,
-            timeout=30,
-            message="vpo-tui never showed the jobs",
-        )
-        assert "connected" in screen
-        assert "✓ completed" in screen
-        assert pane.flags()["alternate_on"] == "1"
-
-        pane.keys("q")
-        flags = wait_daemon(
-            lambda: dead_flags(pane),
-            timeout=15,
-            message="vpo-tui did not quit on q",
-        )
-        assert flags["pane_dead_status"] == "0"
-        assert flags["alternate_on"] == "0"  # the terminal is back to the normal screen
-        assert flags["mouse_any_flag"] == "0"  # and mouse reporting is off again
-        assert "Traceback" not in pane.capture()
-    finally:
+    yield start
+    for pane in panes:
         pane.close()
+
+
+def test_real_binary_shows_jobs_and_quits_with_q(start_pane, finished_jobs):
+    pane = start_pane()
+    screen = wait_daemon(
+        lambda: all(j["id"][:8] in (s := pane.capture()) for j in finished_jobs) and s,
+        timeout=30,
+        message="vpo-tui never showed the jobs",
+    )
+    assert "connected" in screen
+    assert "✓ completed" in screen
+    assert pane.flags()["alternate_on"] == "1"
+
+    pane.keys("q")
+    assert pane.wait_exit("vpo-tui did not quit on q") == 0
+    assert_terminal_restored(pane)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_real_binary_exits_cleanly_on_signals(tui_env, finished_jobs, signum):
-    pane = start_pane(tui_env)
-    try:
-        wait_daemon(
-            lambda: finished_jobs[0]["id"][:8] in pane.capture(),
-            timeout=30,
-            message="vpo-tui never showed the jobs",
-        )
-        os.kill(int(pane.flags()["pane_pid"]), signum)
-        flags = wait_daemon(
-            lambda: dead_flags(pane),
-            timeout=15,
-            message=f"vpo-tui did not exit on {signum.name}",
-        )
-        assert flags["pane_dead_status"] == "0"
-        assert flags["alternate_on"] == "0"
-        assert flags["mouse_any_flag"] == "0"
-        assert "Traceback" not in pane.capture()
-    finally:
-        pane.close()
+def test_real_binary_exits_cleanly_on_signals(start_pane, finished_jobs, signum):
+    pane = start_pane()
+    wait_daemon(
+        lambda: finished_jobs[0]["id"][:8] in pane.capture(),
+        timeout=30,
+        message="vpo-tui never showed the jobs",
+    )
+    os.kill(pane.app_pid, signum)
+    assert pane.wait_exit(f"vpo-tui did not exit on {signum.name}") == 0
+    assert_terminal_restored(pane)
 
 
-def test_ctrl_c_quits(tui_env, finished_jobs):
-    pane = start_pane(tui_env)
-    try:
-        wait_daemon(lambda: finished_jobs[0]["id"][:8] in pane.capture(), timeout=30)
-        pane.keys("C-c")
-        flags = wait_daemon(lambda: dead_flags(pane), timeout=15)
-        assert flags["pane_dead_status"] == "0"
-        assert flags["alternate_on"] == "0"
-    finally:
-        pane.close()
+def test_ctrl_c_quits(start_pane, finished_jobs):
+    pane = start_pane()
+    wait_daemon(lambda: finished_jobs[0]["id"][:8] in pane.capture(), timeout=30)
+    pane.keys("C-c")
+    assert pane.wait_exit("vpo-tui did not quit on Ctrl+C") == 0
+    assert_terminal_restored(pane)

@@ -115,6 +115,9 @@ class DetailScreen(Screen[None]):
         self.loop: PollLoop | None = None
         self._etag: str | None = None
         self._next_log_at = 0.0
+        # Follow mode: on until the reader scrolls up, on again once they are back at the end.
+        # Kept here rather than read from the widget, because the end moves as lines arrive.
+        self.follow_mode = True
 
     @property
     def vpo_app(self) -> VpoTuiApp:
@@ -136,7 +139,7 @@ class DetailScreen(Screen[None]):
 
     @property
     def following(self) -> bool:
-        return self.log_view.is_vertical_scroll_end
+        return self.follow_mode
 
     def progress_text_ok(self) -> bool:
         """The progress line says `N of M files` (or that the total is not known yet)."""
@@ -156,7 +159,7 @@ class DetailScreen(Screen[None]):
             name="detail-poll",
         )
         self.query_one(StatusLine).bind(self._status_facts)
-        self.watch(self.log_view, "scroll_y", self._show_follow, init=False)
+        self.watch(self.log_view, "scroll_y", self._log_scrolled, init=False)
         app.register_loop(self.loop)
         self.loop.start()
 
@@ -212,7 +215,7 @@ class DetailScreen(Screen[None]):
             self.log_offset = max(0, first.total_lines - LOG_TAIL_LINES)
             self.log_started = True
             if self.log_offset:
-                self.log_view.write_line(f"… {self.log_offset} earlier lines not shown")
+                self._write_log([f"… {self.log_offset} earlier lines not shown"])
         got_lines = False
         for _ in range(LOG_MAX_PAGES_PER_POLL):
             page = (
@@ -220,7 +223,7 @@ class DetailScreen(Screen[None]):
             ).data
             assert page is not None
             if page.lines:
-                self.log_view.write_lines([strip_escapes(line) for line in page.lines])
+                self._write_log([strip_escapes(line) for line in page.lines])
                 self.log_offset = page.offset + len(page.lines)
                 got_lines = True
             if not page.has_more or not page.lines:
@@ -245,6 +248,19 @@ class DetailScreen(Screen[None]):
         self.query_one("#title", Static).update(Text(f"Job {self.job_id[:8]} · gone", end=""))
         if self.loop is not None:
             self.loop.stop()
+
+    def _write_log(self, lines: list[str]) -> None:
+        self.log_view.write_lines(lines, scroll_end=False)
+        if self.follow_mode:
+            # After the refresh: the log's height and line count are only settled then.
+            self.log_view.call_after_refresh(self._scroll_log_to_end)
+
+    def _scroll_log_to_end(self) -> None:
+        self.log_view.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def _log_scrolled(self, *_args: object) -> None:
+        self.follow_mode = self.log_view.is_vertical_scroll_end
+        self._show_follow()
 
     def _show_follow(self, *_args: object) -> None:
         title = "Log (following)" if self.following else "Log (scrolled; End follows)"
@@ -283,7 +299,8 @@ class DetailScreen(Screen[None]):
         self.vpo_app.toggle_user_pause()
 
     def action_follow(self) -> None:
-        self.log_view.scroll_end(animate=False)
+        self.follow_mode = True
+        self._scroll_log_to_end()
         self._show_follow()
 
     def action_help(self) -> None:
