@@ -178,10 +178,16 @@ def parse_ffprobe_json(text: str) -> ProbeResult:
     )
 
 
-def ffprobe_error_message(returncode: int, stderr: str) -> str:
-    """A one-line reason from ffprobe's stderr (its last line names the problem)."""
+def ffprobe_error_message(returncode: int, stderr: str, path: str = "") -> str:
+    """A one-line reason from ffprobe's stderr (its last line names the problem).
+
+    ffprobe starts that line with the file's path; the error is stored and logged beside the
+    path already, so it is dropped here rather than shown twice.
+    """
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     reason = lines[-1] if lines else f"exit status {returncode}"
+    if path and reason.startswith(f"{path}: "):
+        reason = reason[len(path) + 2 :]
     return f"ffprobe failed: {reason}"[:500]
 
 
@@ -265,7 +271,7 @@ def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -
             process.communicate()
     if process.returncode != 0:
         raise ProbeError(
-            ffprobe_error_message(process.returncode, stderr.decode("utf-8", "replace"))
+            ffprobe_error_message(process.returncode, stderr.decode("utf-8", "replace"), path)
         )
     return parse_ffprobe_json(stdout.decode("utf-8", "replace"))
 
@@ -449,6 +455,7 @@ class _Scan:
         self.ffprobe = shutil.which("ffprobe")
         self.probing = self.ffprobe is not None
         self._todo: list[_Discovered] = []
+        self._unreadable: list[str] = []
         self._todo_readable: list[_Discovered] = []
 
     # -- helpers
@@ -534,6 +541,7 @@ class _Scan:
             self.log.error(f"{path}: {message}")
         if walk_errors:
             self.store.record_file_errors(self.job_id, list(walk_errors))
+        self._unreadable = [path for path, _ in walk_errors if os.path.isdir(path)]
         self.counts.found = len(unique)
         self.log.info(
             f"Discover: {len(unique)} video files found in {time.monotonic() - started:.1f} s"
@@ -695,9 +703,12 @@ class _Scan:
         self.saver.save()
         if self.should_cancel():
             raise self._cancel_now()
-        removed = self.store.mark_missing(
-            self.roots, {item.path for item in discovered}, self.job_id
-        )
+        seen = {item.path for item in discovered}
+        # What lies under an unreadable directory was not seen, but it is not known to be gone
+        # either: keep its records rather than mark them missing.
+        if self._unreadable:
+            seen.update(self.store.known_files(self._unreadable))
+        removed = self.store.mark_missing(self.roots, seen, self.job_id)
         self.counts.removed = removed
         self.progress.flush()
         self.log.info(

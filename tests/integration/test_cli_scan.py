@@ -248,3 +248,29 @@ def test_async_submits_to_the_daemon_and_prints_the_job_id(daemon, sample_librar
     assert tv["file_path"] == str(sample_library.root / "tv")
     assert tv["summary_raw"]["found"] == 3
     assert movies["summary_raw"]["found"] == 1
+
+
+def test_files_under_a_directory_that_became_unreadable_are_not_marked_missing(
+    shared_dirs, media_cache: MediaCache
+):
+    library_root, data_dir = shared_dirs
+    library = build_library(
+        library_root, media_cache, {"a/E01.mkv": "mkv_eng", "b/E02.mkv": "mkv_eng"}
+    )
+    for directory in (library_root, library_root / "a", library_root / "b"):
+        directory.chmod(0o755)
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        prefix = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+    first = run_scan(library_root, "--json", "--data-dir", data_dir, prefix=prefix)
+    assert first.returncode == 0, first.stderr
+    (library_root / "b").chmod(0o000)
+    try:
+        again = run_scan(library_root, "--json", "--data-dir", data_dir, prefix=prefix)
+    finally:
+        (library_root / "b").chmod(0o755)
+    assert again.returncode == 0, again.stderr
+    body = json.loads(again.stdout)
+    assert (body["summary_raw"]["errors"], body["summary_raw"]["removed"]) == (1, 0)
+    with JobStore(data_dir) as store:
+        assert store.get_file(str(library.path("b/E02.mkv"))).scan_status == "ok"

@@ -100,6 +100,9 @@ def test_ffprobe_error_message_is_the_last_stderr_line():
         "ffprobe failed: /lib/x.mkv: Invalid data found when processing input"
     )
     assert ffprobe_error_message(1, "") == "ffprobe failed: exit status 1"
+    assert ffprobe_error_message(1, stderr, "/lib/x.mkv") == (
+        "ffprobe failed: Invalid data found when processing input"
+    )
 
 
 def test_overall_percent_stays_below_100_and_counts_skipped_files_as_done():
