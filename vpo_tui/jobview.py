@@ -170,6 +170,8 @@ def counts_label(job: dict[str, Any]) -> str:
     processed = processed if isinstance(processed, int) else 0
     if isinstance(total, int) and not isinstance(total, bool):
         text = f"{processed} of {total} files"
+    elif job.get("status") in TERMINAL:
+        text = f"{processed} files"
     else:
         text = f"{processed} files so far, total not known yet"
     phase = safe_text(job.get("phase"))

@@ -139,3 +139,30 @@ async def test_log_follows_until_scrolled_up_and_again_at_the_end(
         await poll_once(pilot, detail.loop, scheduler)
         await wait_for(pilot, lambda: log.line_count > held and detail.following)
         assert log.scroll_y == log.max_scroll_y
+
+
+async def test_failed_job_shows_its_error(daemon, media_cache, tmp_path, make_app):
+    busy_library = build_many(tmp_path / "busy", media_cache, 30)
+    vanishing = tmp_path / "vanishing"
+    vanishing.mkdir()
+    busy = submit_scan(daemon.url, str(busy_library.root))
+    wait_daemon(lambda: get_job(daemon.url, busy["id"])["status"] == "running")
+    doomed = submit_scan(daemon.url, str(vanishing))
+    vanishing.rmdir()  # gone before the worker gets to it
+    with httpx.Client(base_url=daemon.url, timeout=10) as http:
+        http.post(f"/api/jobs/{busy['id']}/cancel")
+    wait_daemon(lambda: get_job(daemon.url, doomed["id"])["status"] == "failed")
+    message = get_job(daemon.url, doomed["id"])["error_message"]
+    assert message
+
+    app = make_app(daemon.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        jobs = await jobs_screen(pilot, app)
+        assert jobs.table.get_row(doomed["id"])[2].plain == "✗ failed"
+        jobs.open_detail(doomed["id"])
+        detail = await detail_screen(pilot, app)
+        text = screen_text(app)
+        assert "✗ failed" in text
+        assert "Error: " in text
+        assert f"Error: {message}" in detail.query_one("#fields").render().plain
+        assert detail.loop.poller.stopped  # terminal: one fetch (plus the log) and done

@@ -112,6 +112,10 @@ async def test_filters_sort_search_and_cursor_survive_polls(
         await pilot.press("slash")
         await pilot.press("t", "v", "enter")
         await poll_once(pilot, screen.loop, scheduler)
+        # Escape in the search box leaves the search as it was.
+        await pilot.press("slash", "x", "escape")
+        assert screen.query_state.search == "tv"
+        assert not screen.query_one("#search").display
         assert table.job_ids == [jobs["tv"]["id"], jobs["tv2"]["id"]]
         await pilot.press("down")
         assert table.cursor_job_id == jobs["tv2"]["id"]

@@ -76,6 +76,11 @@ async def test_user_pause_with_p(daemon, make_app, scheduler):
         await wait_for(pilot, lambda: len(scheduler.armed) == 1)
         assert "PAUSED" not in screen_text(app)
 
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "cancel the selected job" in screen_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "cancel the selected job" not in screen_text(app))
+
 
 async def test_outage_backoff_and_recovery(daemon, make_app, scheduler, clock):
     app = make_app(daemon.url)

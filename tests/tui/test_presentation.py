@@ -46,6 +46,7 @@ def test_progress_and_counts():
     assert counts_label(job) == "25 of 100 files · probe"
     unknown = {"processed_count": 7, "total_count": None, "phase": "discover"}
     assert counts_label(unknown) == "7 files so far, total not known yet · discover"
+    assert counts_label({**unknown, "status": "failed"}) == "7 files · discover"
 
 
 def test_progress_bar_known_and_indeterminate():
