@@ -198,7 +198,14 @@ async def list_jobs(request: web.Request) -> web.Response:
             "offset": query.offset,
             "has_filters": has_filters(query),
         }
-        clock_dependent = query.since is not None or any(job.status == RUNNING for job in jobs)
+        # Time alone changes the answer when: the `since` window moves; a running job on the
+        # page ages (duration_seconds); or, sorted by duration, a running job anywhere may
+        # overtake others and move onto or off this page.
+        clock_dependent = (
+            query.since is not None
+            or query.sort == "duration"
+            or any(job.status == RUNNING for job in jobs)
+        )
         return payload, clock_dependent
 
     # The query (with `since` resolved to this second) is the cache key.
