@@ -360,30 +360,34 @@ def _second_changes(http: httpx.Client, first_date: str) -> bool:
     return http.get("/health").headers["Date"] != first_date
 
 
-def test_list_tag_is_stable_while_nothing_changes(
-    http: httpx.Client, store: JobStore, tmp_path: Path
-) -> None:
-    seed(store, str(tmp_path / "stable"), COMPLETED)
-    params = {"search": str(tmp_path / "stable")}
-    first = http.get("/api/jobs", params=params)
-    assert first.headers["Cache-Control"] == "no-cache"
-    tag = first.headers["ETag"]
-    assert tag.startswith('"') and not tag.startswith("W/")
-    # Across a change of second, too: no running job, so nothing depends on the clock.
-    date = first.headers["Date"]
-    wait_until(lambda: _second_changes(http, date), timeout=3)
-    again = http.get("/api/jobs", params=params)
-    assert again.headers["ETag"] == tag and again.content == first.content
-    not_modified = http.get("/api/jobs", params=params, headers={"If-None-Match": tag})
-    assert not_modified.status_code == 304
-    assert not_modified.content == b""
-    assert not_modified.headers["ETag"] == tag
+def test_list_tag_is_stable_while_nothing_changes(daemon_factory, tmp_path: Path) -> None:
+    # A daemon of its own: no other test's job may write while this one expects quiet.
+    quiet = daemon_factory().start()
+    with quiet.client() as http, JobStore(quiet.data_dir) as store:
+        seed(store, str(tmp_path / "stable"), COMPLETED)
+        params = {"search": str(tmp_path / "stable")}
+        first = http.get("/api/jobs", params=params)
+        assert first.headers["Cache-Control"] == "no-cache"
+        tag = first.headers["ETag"]
+        assert tag.startswith('"') and not tag.startswith("W/")
+        # Across a change of second, too: no running job, so nothing depends on the clock.
+        date = first.headers["Date"]
+        wait_until(lambda: _second_changes(http, date), timeout=3)
+        again = http.get("/api/jobs", params=params)
+        assert again.headers["ETag"] == tag and again.content == first.content
+        not_modified = http.get("/api/jobs", params=params, headers={"If-None-Match": tag})
+        assert not_modified.status_code == 304
+        assert not_modified.content == b""
+        assert not_modified.headers["ETag"] == tag
+        # Answered from the response cache: no query, no serialisation.
+        assert not_modified.headers["X-Cache"] == "HIT"
 
-    # A new matching job changes the response, so the tag, so the 304 becomes a 200.
-    seed(store, str(tmp_path / "stable" / "more"), COMPLETED)
-    changed = http.get("/api/jobs", params=params, headers={"If-None-Match": tag})
-    assert changed.status_code == 200 and changed.json()["total"] == 2
-    assert changed.headers["ETag"] != tag
+        # A new matching job changes the response, so the tag, so the 304 becomes a 200.
+        seed(store, str(tmp_path / "stable" / "more"), COMPLETED)
+        changed = http.get("/api/jobs", params=params, headers={"If-None-Match": tag})
+        assert changed.status_code == 200 and changed.json()["total"] == 2
+        assert changed.headers["ETag"] != tag
+        assert changed.headers["X-Cache"] == "MISS"
 
 
 def test_detail_tag_changes_after_a_progress_update(

@@ -51,9 +51,19 @@ def json_response(
     )
 
 
-def conditional_response(request: web.Request, entry: CachedResponse) -> web.Response:
-    """200 with the body, or 304 without one when the client already holds this tag."""
-    headers = {"ETag": entry.etag, "Cache-Control": POLLED_CACHE_CONTROL}
+def conditional_response(
+    request: web.Request, entry: CachedResponse, *, built: bool
+) -> web.Response:
+    """200 with the body, or 304 without one when the client already holds this tag.
+
+    `X-Cache` says whether this answer was built now (MISS) or served from the response cache
+    without touching the jobs (HIT): operators and tests can see that polls are cheap.
+    """
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": POLLED_CACHE_CONTROL,
+        "X-Cache": "MISS" if built else "HIT",
+    }
     if if_none_match_matches(request.headers.get("If-None-Match"), entry.etag):
         return web.Response(status=304, headers=headers)
     return web.Response(
@@ -112,9 +122,10 @@ async def cached(
     second, now = _current_second()
     current = await state.read(version)
     entry = state.cache.get(key, current, second)
+    built = entry is None
     if entry is None:
         entry = await _build_once(state, key, current, second, now, build)
-    return conditional_response(request, entry)
+    return conditional_response(request, entry, built=built)
 
 
 async def _build_once(

@@ -217,6 +217,10 @@ RESPONSES: dict[str, Any] = {
 ETAG_HEADERS = {
     "ETag": {"description": "Strong tag of the body", "schema": {"type": "string"}},
     "Cache-Control": {"schema": {"type": "string", "const": "no-cache"}},
+    "X-Cache": {
+        "description": "HIT: served from the response cache without reading any job; MISS: built",
+        "schema": {"type": "string", "enum": ["HIT", "MISS"]},
+    },
 }
 
 PARAMETERS: dict[str, Any] = {
