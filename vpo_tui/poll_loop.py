@@ -110,8 +110,8 @@ class PollLoop:
             outcome = await asyncio.wait_for(self.fetch(), timeout=self.poller.request_timeout_s)
             self.last_error = None
         except asyncio.CancelledError:
-            # The screen is going away; nothing to schedule.
-            self.poller.finish(ticket, "fail")
+            # The screen is going away: nothing to record, nothing to schedule.
+            self.poller.abandon(ticket)
             raise
         except TimeoutError:
             self.last_error = f"no answer within {self.poller.request_timeout_s:g} s"

@@ -204,6 +204,11 @@ class Poller:
         self.next_poll_at = self.clock() + delay_s
         return delay_s
 
+    def abandon(self, ticket: int) -> None:
+        """The request was cancelled (its screen closed): free the slot, record nothing."""
+        if ticket == self._in_flight:
+            self._in_flight = None
+
     def request_now(self, *, force: bool = False) -> bool:
         """The user (or a resume) wants fresh data: True means "begin() now".
 

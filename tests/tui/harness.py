@@ -19,6 +19,8 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from vpo.client import AsyncVpoClient, Call, Result
+from vpo_tui.screens.detail import DetailScreen
+from vpo_tui.screens.jobs import JobsScreen
 
 
 @dataclass
@@ -157,3 +159,19 @@ async def poll_once(pilot: Pilot, loop: object, scheduler: ManualScheduler) -> N
         lambda: loop.requests_finished > done,  # type: ignore[attr-defined]
         message="the poll fired but its request never finished",
     )
+
+
+async def jobs_screen(pilot: Pilot, app: App) -> JobsScreen:
+    """The jobs screen once its first poll has been applied."""
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.loop is not None and screen.loop.requests_finished >= 1)
+    return screen  # type: ignore[return-value]
+
+
+async def detail_screen(pilot: Pilot, app: App) -> DetailScreen:
+    """The detail screen once its first poll has been applied."""
+    await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.loop is not None and screen.loop.requests_finished >= 1)
+    return screen  # type: ignore[return-value]

@@ -7,17 +7,18 @@ import uuid
 import httpx
 
 from tests.support.media import build_library, build_many, write_corrupt_video
-from tests.tui.harness import get_job, poll_once, screen_text, submit_scan, wait_daemon, wait_for
-from tests.tui.test_jobs_screen import jobs_screen
-from vpo_tui.screens.detail import GONE_MESSAGE, DetailScreen
+from tests.tui.harness import (
+    detail_screen,
+    get_job,
+    jobs_screen,
+    poll_once,
+    screen_text,
+    submit_scan,
+    wait_daemon,
+    wait_for,
+)
+from vpo_tui.screens.detail import GONE_MESSAGE
 from vpo_tui.screens.jobs import JobsScreen
-
-
-async def detail_screen(pilot, app) -> DetailScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
-    screen = app.screen
-    await wait_for(pilot, lambda: screen.loop is not None and screen.loop.requests_finished >= 1)
-    return screen
 
 
 async def test_detail_shows_progress_and_a_growing_log_to_the_end(
@@ -116,7 +117,7 @@ async def test_log_follows_until_scrolled_up_and_again_at_the_end(
         detail = await detail_screen(pilot, app)
         log = detail.log_view
         assert detail.job["status"] == "running", "the scan ended too early for this test"
-        await wait_for(pilot, lambda: log.max_scroll_y > 0)
+        await wait_for(pilot, lambda: 0 < log.max_scroll_y == log.scroll_y)
         assert detail.following
         assert log.border_title == "Log (following)"
 
@@ -138,7 +139,7 @@ async def test_log_follows_until_scrolled_up_and_again_at_the_end(
         clock.advance(app.log_interval_ms / 1000)
         await poll_once(pilot, detail.loop, scheduler)
         await wait_for(pilot, lambda: log.line_count > held and detail.following)
-        assert log.scroll_y == log.max_scroll_y
+        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y, message="not following")
 
 
 async def test_failed_job_shows_its_error(daemon, media_cache, tmp_path, make_app):

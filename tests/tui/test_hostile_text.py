@@ -6,9 +6,15 @@ from __future__ import annotations
 from rich.text import Text
 
 from tests.support.media import write_corrupt_video
-from tests.tui.harness import get_job, screen_text, submit_scan, wait_daemon, wait_for
-from tests.tui.test_detail_screen import detail_screen
-from tests.tui.test_jobs_screen import jobs_screen
+from tests.tui.harness import (
+    detail_screen,
+    get_job,
+    jobs_screen,
+    screen_text,
+    submit_scan,
+    wait_daemon,
+    wait_for,
+)
 from vpo_tui.plaintext import strip_escapes
 
 HOSTILE_DIRS = ("rsync [/tmp/x]", "[bold]x")

@@ -12,18 +12,19 @@ import sys
 from pathlib import Path
 
 from tests.support.media import build_library, build_many
-from tests.tui.harness import get_job, poll_once, screen_text, submit_scan, wait_daemon, wait_for
+from tests.tui.harness import (
+    get_job,
+    jobs_screen,
+    poll_once,
+    screen_text,
+    submit_scan,
+    wait_daemon,
+    wait_for,
+)
 from vpo_tui.screens.confirm import ConfirmScreen
 from vpo_tui.screens.jobs import JobsScreen
 
 VPO = Path(sys.executable).parent / "vpo"
-
-
-async def jobs_screen(pilot, app) -> JobsScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
-    screen = app.screen
-    await wait_for(pilot, lambda: screen.loop is not None and screen.loop.requests_finished >= 1)
-    return screen
 
 
 def finished(url: str, job_id: str) -> bool:

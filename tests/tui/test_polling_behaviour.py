@@ -12,8 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from textual.events import AppBlur, AppFocus
 
-from tests.tui.harness import poll_once, screen_text, wait_for
-from tests.tui.test_jobs_screen import jobs_screen
+from tests.tui.harness import jobs_screen, poll_once, screen_text, wait_for
 
 
 async def test_blur_stops_requests_and_focus_fetches_at_once(daemon, make_app, scheduler):

@@ -11,8 +11,13 @@ import re
 from pathlib import Path
 
 from tests.support.media import build_library
-from tests.tui.harness import get_job, screen_text, submit_scan, wait_daemon
-from tests.tui.test_jobs_screen import jobs_screen
+from tests.tui.harness import (
+    get_job,
+    jobs_screen,
+    screen_text,
+    submit_scan,
+    wait_daemon,
+)
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "jobs_80x24.txt"
 

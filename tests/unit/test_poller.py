@@ -174,3 +174,13 @@ def test_forced_refresh_goes_out_while_paused_without_a_timer() -> None:
     assert ticket is not None
     assert poller.finish(ticket, "ok") is None
     assert poller.paused
+
+
+def test_abandoned_request_records_nothing() -> None:
+    poller = Poller(5000)
+    ticket = poller.begin()
+    poller.abandon(ticket)
+    assert not poller.in_flight
+    assert poller.failures == 0 and poller.last_outcome is None
+    assert poller.finish(ticket, "fail") is None  # a late answer changes nothing
+    assert poller.failures == 0

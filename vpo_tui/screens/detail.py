@@ -35,6 +35,7 @@ GONE_MESSAGE = "This job no longer exists"
 LOG_PAGE_LINES = 1000  # the API's maximum page
 LOG_TAIL_LINES = 500  # how much history to show when the detail opens
 LOG_MAX_PAGES_PER_POLL = 5  # a burst of output is caught up over a few polls, not all at once
+LOG_MAX_PAGES_FINAL = 50
 LOG_KEEP_LINES = 5000
 
 DETAIL_KEYS = [
@@ -194,7 +195,9 @@ class DetailScreen(Screen[None]):
             or (terminal and not self.final_log_fetched)
         )
         if log_due:
-            if await self._fetch_log():
+            # The final fetch reads to the end, however much the job wrote at the last moment.
+            pages = LOG_MAX_PAGES_FINAL if terminal else LOG_MAX_PAGES_PER_POLL
+            if await self._fetch_log(pages):
                 changed = True
             self._next_log_at = now + app.log_interval_ms / 1000
             if terminal:
@@ -206,7 +209,7 @@ class DetailScreen(Screen[None]):
             self.last_change = datetime.now().astimezone()
         return "ok" if changed else "not_modified"
 
-    async def _fetch_log(self) -> bool:
+    async def _fetch_log(self, max_pages: int) -> bool:
         """Fetch lines past the held offset; True when new lines arrived."""
         client = self.vpo_app.client
         if not self.log_started:
@@ -217,7 +220,7 @@ class DetailScreen(Screen[None]):
             if self.log_offset:
                 self._write_log([f"… {self.log_offset} earlier lines not shown"])
         got_lines = False
-        for _ in range(LOG_MAX_PAGES_PER_POLL):
+        for _ in range(max_pages):
             page = (
                 await client.get_logs(self.job_id, lines=LOG_PAGE_LINES, offset=self.log_offset)
             ).data
