@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from textual.events import AppBlur, AppFocus
 
-from tests.tui.harness import jobs_screen, poll_once, screen_text, wait_for
+from tests.tui.harness import CountingClient, jobs_screen, poll_once, screen_text, wait_for
+from vpo_tui.app import VpoTuiApp
 
 
 async def test_blur_stops_requests_and_focus_fetches_at_once(daemon, make_app, scheduler):
@@ -180,3 +181,26 @@ async def test_bad_answers_become_the_connection_state_not_a_crash(make_app, sch
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_token_is_sent_and_a_missing_one_is_explained(daemon_factory, scheduler, clock):
+    token = "s3cret-token-for-the-tui-test"
+    daemon = daemon_factory(token=token).start()
+    empty = daemon.tmp_path / "empty"
+    empty.mkdir()
+    with daemon.client() as http:
+        assert http.post("/api/jobs", json={"job_type": "scan", "path": str(empty)}).is_success
+
+    app = VpoTuiApp(CountingClient(daemon.url, token), scheduler=scheduler, clock=clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await jobs_screen(pilot, app)
+        assert len(screen.table.job_ids) == 1
+        assert screen.loop.poller.state == "connected"
+
+    anonymous = VpoTuiApp(CountingClient(daemon.url), scheduler=scheduler, clock=clock)
+    async with anonymous.run_test(size=(100, 30)) as pilot:
+        screen = await jobs_screen(pilot, anonymous)
+        assert screen.table.job_ids == []
+        assert screen.loop.poller.state == "reconnecting"
+        assert "HTTP 401" in screen_text(anonymous)
+        assert "requires a token" in (screen.loop.last_error or "")
