@@ -7,7 +7,7 @@ then creation), runs the job with `vpo.runner.run_job`, and waits for the next o
 Shutdown (`stop`) first stops claiming, gives the running job a grace period to finish, then sets
 the shutdown event, which makes the runner stop at the next file boundary and put the job back to
 `queued`. Jobs orphaned by a process that died (kill -9, power loss) are recovered at start-up by
-`recover_orphans`, which asks `is_owner_alive` about each job's owner string.
+`recover_orphans`, which asks `owner_alive_here` about each job's owner string.
 """
 
 from __future__ import annotations
