@@ -333,7 +333,7 @@ def bind_refusal(settings: Settings) -> str | None:
         return None
     return (
         f"refusing to listen on {settings.bind} without an auth token: set server.auth_token "
-        "(or VPO_AUTH_TOKEN / --auth-token), or bind 127.0.0.1"
+        "(or VPO_AUTH_TOKEN), or bind 127.0.0.1"
     )
 
 

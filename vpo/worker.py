@@ -90,11 +90,13 @@ class Worker:
         store: JobStore,
         *,
         probe_concurrency: int = 2,
+        extensions: tuple[str, ...] | None = None,
         owner: str | None = None,
         idle_poll_seconds: float = IDLE_POLL_SECONDS,
     ) -> None:
         self.store = store
         self.probe_concurrency = probe_concurrency
+        self.extensions = extensions
         self.owner = owner or process_owner()
         self.idle_poll_seconds = idle_poll_seconds
         self._wake = threading.Event()
@@ -153,6 +155,7 @@ class Worker:
                 self.store,
                 job,
                 probe_concurrency=self.probe_concurrency,
+                extensions=self.extensions,
                 shutdown_event=self._shutdown,
             )
             log.info("job %s ended: %s", job.id, final.status)

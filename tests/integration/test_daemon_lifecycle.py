@@ -339,3 +339,16 @@ def test_flag_beats_environment_for_the_log_level(daemon_factory: DaemonFactory)
     daemon.stop()
     # At debug level the access log is on; at error level even the start line would be missing.
     assert "GET /api/jobs" in daemon.stderr_text()
+
+
+def test_scans_use_the_configured_extensions(daemon_factory: DaemonFactory, tmp_path: Path) -> None:
+    library = tmp_path / "odd-library"
+    library.mkdir()
+    (library / "home-video.vob").write_bytes(b"not a real video")
+    (library / "film.mkv").write_bytes(b"not a real video either")
+    daemon = daemon_factory(config={"scan": {"extensions": ["vob"]}}).start()
+    job = wait_terminal(daemon, submit_scan(daemon, library))
+    assert job["summary_raw"]["found"] == 1
+    with JobStore(daemon.data_dir) as store:
+        assert store.get_file(str(library / "home-video.vob")) is not None
+        assert store.get_file(str(library / "film.mkv")) is None

@@ -294,7 +294,9 @@ async def run_daemon(settings: Settings) -> int:
         log.error("cannot open the data dir %s: %s", settings.data_dir, exc)
         return 1
     recover_orphans(store)
-    worker = Worker(store, probe_concurrency=settings.probe_concurrency)
+    worker = Worker(
+        store, probe_concurrency=settings.probe_concurrency, extensions=settings.extensions
+    )
     state = ServerState(store=store, worker=worker, settings=settings, version=__version__)
     app = create_app(state)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT)
