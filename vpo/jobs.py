@@ -164,3 +164,21 @@ class Job:
         detail["summary_raw"] = dict(self.summary_raw) if self.summary_raw is not None else None
         detail["has_logs"] = has_logs
         return detail
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """A validated list request (built by vpo/server/query.py, run by the store).
+
+    It lives here, apart from the store, so the query parsing stays free of sqlite3.
+    """
+
+    status: str | None = None
+    job_type: str | None = None
+    since: datetime | None = None
+    search: str | None = None
+    id_prefix: str | None = None
+    sort: str = "created_at"
+    order: str = "desc"
+    limit: int = 50
+    offset: int = 0

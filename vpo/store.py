@@ -35,6 +35,7 @@ from vpo.jobs import (
     STATUSES,
     TERMINAL,
     Job,
+    JobQuery,
     format_timestamp,
     parse_timestamp,
     utc_now,
@@ -71,21 +72,6 @@ class SchemaTooNew(StoreError):
 
 # ---------------------------------------------------------------------------------------------
 # Value types
-
-
-@dataclass(frozen=True)
-class JobQuery:
-    """A validated list request (built by vpo/server/query.py)."""
-
-    status: str | None = None
-    job_type: str | None = None
-    since: datetime | None = None
-    search: str | None = None
-    id_prefix: str | None = None
-    sort: str = "created_at"
-    order: str = "desc"
-    limit: int = 50
-    offset: int = 0
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 - docs/api.md against the live daemon's `/api/openapi.json`: every path and method documented and
   nothing else, every query parameter in its endpoint's section, every response field and error
   code, the status codes of each endpoint, and which endpoints send an ETag (asked of the daemon).
-- README.md, section "Scripted checks": its curl + jq recipes are run with bash against a daemon with a token.
+- README.md, section "Scripted checks": its curl + jq recipes run with bash against a daemon
+  with a token.
 - docs/configuration.md and docs/cli.md name every setting, variable and option the code has.
 - docs/deployment-nas.md shows exactly the unit shipped as docs/vpo.service, whose ExecStart
   uses only options `vpo serve` has.
@@ -174,7 +175,7 @@ def test_the_documented_etags_are_the_ones_the_daemon_sends(secured_daemon, open
                 assert again.status_code == 304 and again.content == b""
 
 
-# --- README.md "Scripted checks", run for real -------------------------------------------------------
+# --- README.md "Scripted checks", run for real ------------------------------------------------
 
 
 def scripted_checks_blocks() -> list[str]:

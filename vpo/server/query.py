@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from vpo.jobs import STATUSES
-from vpo.store import JobQuery
+from vpo.jobs import STATUSES, JobQuery
 
 SORT_FIELDS = ("created_at", "job_type", "status", "file_path", "duration")
 ORDERS = ("asc", "desc")
