@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,13 @@ from tests.support.media import MediaCache, build_library, build_many, write_cor
 from vpo.client import VpoClient
 from vpo.store import JobQuery, JobStore
 
-NOBODY = 65534
+# Permission bits do not stop root: as root, the scan runs without the two capabilities that let
+# it ignore them (dropped from the bounding set before exec), so a chmod 000 file or directory is
+# truly unreadable to it. (Switching to another user would not do: the checkout and its venv may
+# live where only root can reach them.) As any other user the scan runs as that user.
+NO_PERMISSION_BYPASS = (
+    ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+)
 
 
 def scan_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -178,18 +181,11 @@ def test_sigint_ends_a_foreground_scan_cancelled(tmp_path, media_cache):
 
 
 @pytest.fixture
-def shared_dirs() -> Iterator[tuple[Path, Path]]:
-    """A library and a data dir outside pytest's private (0700) temp tree, so another user can
-    use them; removed afterwards."""
-    top = Path(tempfile.mkdtemp(prefix="vpo-scan-perm-"))
-    top.chmod(0o755)
-    library, data_dir = top / "library", top / "data"
+def shared_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    """A library and a data dir for the permission tests."""
+    data_dir = tmp_path / "data"
     data_dir.mkdir()
-    data_dir.chmod(0o777)
-    try:
-        yield library, data_dir
-    finally:
-        shutil.rmtree(top)
+    return tmp_path / "library", data_dir
 
 
 def test_unreadable_file_is_an_error_and_the_rest_completes(shared_dirs, media_cache: MediaCache):
@@ -201,14 +197,7 @@ def test_unreadable_file_is_an_error_and_the_rest_completes(shared_dirs, media_c
     )
     locked = library.path("show/E02.mkv")  # a copy, not a link to the cache
     locked.chmod(0o000)
-    for directory in (library_root, library_root / "show"):
-        directory.chmod(0o755)
-    # Permission bits do not stop root, so as root the scan runs as `nobody`, for whom the
-    # file is truly unreadable; as any other user it runs as that user.
-    prefix: tuple[str, ...] = ()
-    if os.geteuid() == 0:
-        prefix = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
-    result = run_scan(library_root, "--json", "--data-dir", data_dir, prefix=prefix)
+    result = run_scan(library_root, "--json", "--data-dir", data_dir, prefix=NO_PERMISSION_BYPASS)
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["status"] == "completed"
@@ -257,11 +246,7 @@ def test_files_under_a_directory_that_became_unreadable_are_not_marked_missing(
     library = build_library(
         library_root, media_cache, {"a/E01.mkv": "mkv_eng", "b/E02.mkv": "mkv_eng"}
     )
-    for directory in (library_root, library_root / "a", library_root / "b"):
-        directory.chmod(0o755)
-    prefix: tuple[str, ...] = ()
-    if os.geteuid() == 0:
-        prefix = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+    prefix = NO_PERMISSION_BYPASS
     first = run_scan(library_root, "--json", "--data-dir", data_dir, prefix=prefix)
     assert first.returncode == 0, first.stderr
     (library_root / "b").chmod(0o000)
