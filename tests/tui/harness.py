@@ -18,6 +18,7 @@ from rich.console import Console
 from textual.app import App
 from textual.pilot import Pilot
 
+from tests.support.daemon import wait_until
 from vpo.client import AsyncVpoClient, Call, Result
 from vpo_tui.screens.detail import DetailScreen
 from vpo_tui.screens.jobs import JobsScreen
@@ -109,14 +110,12 @@ def wait_daemon(
     condition: Callable[[], object], timeout: float = 30.0, message: str = ""
 ) -> object:
     """Blocking wait on the daemon's state (outside the app), polling every 50 ms."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(message or f"daemon condition not met within {timeout} s")
-        time.sleep(0.05)
+    return wait_until(
+        condition,
+        timeout=timeout,
+        interval=0.05,
+        message=message or f"daemon condition not met within {timeout} s",
+    )
 
 
 def screen_text(app: App) -> str:
