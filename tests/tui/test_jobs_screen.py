@@ -63,6 +63,8 @@ async def test_rows_change_in_place_while_a_scan_runs(
             if status_seen[-1] == "✓ completed":
                 break
             last = get_job(daemon.url, live["id"])
+            if last["status"] == "completed":
+                continue  # it ended after that poll: the next poll shows it
             # Wait for the daemon to move on before the next poll (no fixed sleep).
             await wait_for(
                 pilot,
