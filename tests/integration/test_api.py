@@ -203,6 +203,13 @@ def test_cross_origin_post_is_forbidden(http: httpx.Client, daemon: DaemonProces
     assert_error(response, 403, "FORBIDDEN")
     same_origin = http.post("/api/jobs", json=body, headers={"Origin": daemon.url})
     assert same_origin.status_code == 201
+    # Behind a TLS proxy the browser's origin is https:// while the daemon speaks plain HTTP.
+    host = daemon.url.removeprefix("http://")
+    proxied = http.post("/api/jobs", json=body, headers={"Origin": f"https://{host}"})
+    assert proxied.status_code == 201
+    for foreign in (f"https://evil.example:{daemon.port}", "null", f"ftp://{host}"):
+        response = http.post("/api/jobs", json=body, headers={"Origin": foreign})
+        assert_error(response, 403, "FORBIDDEN")
 
 
 def test_foreign_host_header_is_forbidden_without_token(http: httpx.Client) -> None:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -156,6 +157,16 @@ def _host_name(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
+def same_site_origin(origin: str, host: str) -> bool:
+    """Whether a browser's `Origin` names the host the request was sent to.
+
+    The scheme is not compared: behind a TLS reverse proxy the browser says `https://nas.lan`
+    while the daemon itself is spoken to in plain HTTP, and a page on another host still fails.
+    """
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
 @web.middleware
 async def request_guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[STATE].settings
@@ -169,15 +180,13 @@ async def request_guard_middleware(request: web.Request, handler: Handler) -> we
             )
     if request.method == "POST":
         origin = request.headers.get("Origin")
-        if origin is not None:
-            own = f"{request.scheme}://{request.host}".lower()
-            if origin.lower() != own:
-                raise err.ApiError(
-                    403,
-                    err.FORBIDDEN,
-                    "Cross-origin requests may not change anything.",
-                    {"origin": origin},
-                )
+        if origin is not None and not same_site_origin(origin, request.host):
+            raise err.ApiError(
+                403,
+                err.FORBIDDEN,
+                "Cross-origin requests may not change anything.",
+                {"origin": origin},
+            )
         if request.content_type != "application/json":
             raise err.ApiError(
                 415,
