@@ -231,6 +231,11 @@ impl<'a> Walker<'a> {
                 }
             };
             let name = entry.file_name();
+            // Hidden entries are skipped whole: directories such as `.snapshots` or `.Trash-1000`,
+            // and files such as macOS's `._Film.mkv` resource forks, which are not videos.
+            if is_hidden(&name) {
+                continue;
+            }
             let path = entry.path();
             let file_type = match entry.file_type() {
                 Ok(file_type) => file_type,
@@ -240,10 +245,8 @@ impl<'a> Walker<'a> {
                 }
             };
             if file_type.is_dir() {
-                if !is_hidden(&name) {
-                    let here = here.clone();
-                    scope.spawn(move |scope| self.visit_directory(scope, path, here));
-                }
+                let here = here.clone();
+                scope.spawn(move |scope| self.visit_directory(scope, path, here));
             } else if file_type.is_file() {
                 if self.options.matches(&name) {
                     match entry.metadata() {
@@ -279,7 +282,7 @@ impl<'a> Walker<'a> {
         }
         match fs::metadata(&path) {
             Ok(meta) if meta.is_dir() => {
-                if self.options.follow_symlinks && !is_hidden(name) {
+                if self.options.follow_symlinks {
                     let here = here.clone();
                     scope.spawn(move |scope| self.visit_directory(scope, path, here));
                 }

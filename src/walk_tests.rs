@@ -92,12 +92,13 @@ fn extensions_are_taken_with_or_without_dot_and_in_any_case() {
 }
 
 #[test]
-fn hidden_directories_are_skipped_but_a_hidden_root_is_walked() {
+fn hidden_entries_are_skipped_but_a_hidden_root_is_walked() {
     let tmp = TempDir::new().expect("tempdir");
     let root = tmp.path().join(".library");
     write(&root.join("shown/a.mkv"), 1);
     write(&root.join(".hidden/b.mkv"), 1);
     write(&root.join("shown/.trash/deeper/c.mkv"), 1);
+    write(&root.join("shown/._a.mkv"), 1);
 
     let discovery = run(&root, false);
 

@@ -211,6 +211,7 @@ def test_discover_returns_sorted_absolute_paths_with_stat_values(tmp_path: Path)
     write(tmp_path / "a" / "readme.txt", b"no")
     write(tmp_path / "a" / ".hidden" / "secret.mkv")
     write(tmp_path / ".git" / "objects" / "x.mkv")
+    write(tmp_path / "a" / "._film.Mp4")  # a macOS resource fork, not a video
 
     files, errors = _core.discover([str(tmp_path)], VIDEO)
 
