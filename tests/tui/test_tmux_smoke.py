@@ -129,13 +129,19 @@ def start_pane(tmp_path, tui_env):
 
 def test_real_binary_shows_jobs_and_quits_with_q(start_pane, finished_jobs):
     pane = start_pane()
-    screen = wait_daemon(
-        lambda: all(j["id"][:8] in (s := pane.capture()) for j in finished_jobs) and s,
+
+    def complete_screen() -> str | None:
+        # A capture can catch tmux halfway through a frame (rows drawn, status line not yet),
+        # so the test waits for one capture that shows everything rather than reading one once.
+        screen = pane.capture()
+        expected = [job["id"][:8] for job in finished_jobs] + ["● connected", "✓ completed"]
+        return screen if all(text in screen for text in expected) else None
+
+    wait_daemon(
+        complete_screen,
         timeout=30,
-        message="vpo-tui never showed the jobs",
+        message="vpo-tui never showed the jobs, completed and connected",
     )
-    assert "connected" in screen
-    assert "✓ completed" in screen
     assert pane.flags()["alternate_on"] == "1"
 
     pane.keys("q")
