@@ -90,9 +90,15 @@ class TmuxPane:
 
 
 def assert_terminal_restored(pane: TmuxPane) -> None:
-    flags = pane.flags()
-    assert flags["alternate_on"] == "0"  # back on the normal screen
-    assert flags["mouse_any_flag"] == "0"  # mouse reporting off again
+    # The app writes its restoring sequences before it exits, but tmux reads the pty on its own
+    # schedule: the exit file can appear before tmux has parsed the last bytes, so the flags are
+    # waited for (with a deadline) rather than read once.
+    restored = {"alternate_on": "0", "mouse_any_flag": "0"}  # normal screen, no mouse reporting
+    wait_daemon(
+        lambda: pane.flags() == restored,
+        timeout=10,
+        message="the terminal was not restored (alternate screen or mouse reporting still on)",
+    )
     assert "Traceback" not in pane.capture()
 
 
