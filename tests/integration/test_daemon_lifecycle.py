@@ -24,6 +24,7 @@ import pytest
 
 from tests.support.daemon import DaemonProcess, wait_until
 from tests.support.media import MediaCache, build_many
+from tests.support.probe_hold import HeldProbe
 from vpo.joblog import JobLog, log_path
 from vpo.jobs import COMPLETED, FAILED, QUEUED, RUNNING, format_timestamp, utc_now
 from vpo.store import JobStore
@@ -140,9 +141,6 @@ def test_sigterm_during_a_scan_requeues_it_and_answers_503(
     daemon = daemon_factory(config=SLOW_SCAN).start()
     job_id = submit_scan(daemon, library.root)
     wait_running(daemon, job_id, min_processed=1)
-
-    daemon.signal(signal.SIGTERM)
-    exit_deadline = time.monotonic() + 10  # the contract: exit within 10 s of the signal
     seen: list[dict] = []
 
     def shutting_down_seen() -> bool:
@@ -154,10 +152,16 @@ def test_sigterm_during_a_scan_requeues_it_and_answers_503(
             seen.append(response.json())
         return bool(seen) or daemon.returncode is not None
 
-    wait_until(shutting_down_seen, timeout=10)
-    assert seen, "no 503 answer while shutting down"
-    assert seen[0]["code"] == "SHUTTING_DOWN"
-    assert daemon.wait(max(0.0, exit_deadline - time.monotonic())) == 0
+    # A probe held (SIGSTOP) across the signal: the scan cannot finish within the shutdown
+    # grace however fast the machine is, so it is the requeue path that runs. The daemon kills
+    # the held probe (SIGKILL works on a stopped process) when the grace runs out.
+    with HeldProbe(daemon.pid):
+        daemon.signal(signal.SIGTERM)
+        exit_deadline = time.monotonic() + 10  # the contract: exit within 10 s of the signal
+        wait_until(shutting_down_seen, timeout=10)
+        assert seen, "no 503 answer while shutting down"
+        assert seen[0]["code"] == "SHUTTING_DOWN"
+        assert daemon.wait(max(0.0, exit_deadline - time.monotonic())) == 0
 
     with JobStore(daemon.data_dir) as store:
         job = store.get_job(job_id)
