@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.support.media import build_library, build_many
+from tests.support.probe_hold import HeldProbe
 from tests.tui.harness import (
     get_job,
     jobs_screen,
@@ -174,41 +175,44 @@ async def test_cancel_asks_first_and_a_poll_never_touches_the_dialog(
     many = build_many(tmp_path / "many", media_cache, 60)
     library = build_library(tmp_path / "library", media_cache)
     busy = submit_scan(daemon.url, str(many.root))
-    wait_daemon(lambda: get_job(daemon.url, busy["id"])["status"] == "running")
-    waiting = submit_scan(daemon.url, str(library.root))
-    assert get_job(daemon.url, waiting["id"])["status"] == "queued"
-
-    app = make_app(daemon.url)
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await jobs_screen(pilot, app)
-        table = screen.table
-        assert table.job_ids[0] == waiting["id"]
-        assert table.cursor_job_id == waiting["id"]
-
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        dialog = app.screen
-        question = dialog.question.plain
-        assert waiting["id"][:8] in question
-        # Polls go on under the dialog; it stays open and unchanged.
-        await poll_once(pilot, screen.loop, scheduler)
-        await poll_once(pilot, screen.loop, scheduler)
-        assert app.screen is dialog
-        assert dialog.question.plain == question
-
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+    # One of the busy scan's probes is held (SIGSTOP) for the whole test: the scan cannot end,
+    # so the worker stays busy and `waiting` stays queued however fast the machine is.
+    with HeldProbe(daemon.pid):
+        assert get_job(daemon.url, busy["id"])["status"] == "running"
+        waiting = submit_scan(daemon.url, str(library.root))
         assert get_job(daemon.url, waiting["id"])["status"] == "queued"
 
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
-        wait_daemon(lambda: get_job(daemon.url, waiting["id"])["status"] == "cancelled")
-        await wait_for(
-            pilot,
-            lambda: table.get_row(waiting["id"])[2].plain == "⊘ cancelled",
-            message="the cancelled status never reached the table",
-        )
-        # The running scan was not touched.
-        assert get_job(daemon.url, busy["id"])["status"] in ("running", "completed")
+        app = make_app(daemon.url)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await jobs_screen(pilot, app)
+            table = screen.table
+            assert table.job_ids[0] == waiting["id"]
+            assert table.cursor_job_id == waiting["id"]
+
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            dialog = app.screen
+            question = dialog.question.plain
+            assert waiting["id"][:8] in question
+            # Polls go on under the dialog; it stays open and unchanged.
+            await poll_once(pilot, screen.loop, scheduler)
+            await poll_once(pilot, screen.loop, scheduler)
+            assert app.screen is dialog
+            assert dialog.question.plain == question
+
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+            assert get_job(daemon.url, waiting["id"])["status"] == "queued"
+
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+            wait_daemon(lambda: get_job(daemon.url, waiting["id"])["status"] == "cancelled")
+            await wait_for(
+                pilot,
+                lambda: table.get_row(waiting["id"])[2].plain == "⊘ cancelled",
+                message="the cancelled status never reached the table",
+            )
+            # The running scan was not touched.
+            assert get_job(daemon.url, busy["id"])["status"] == "running"
