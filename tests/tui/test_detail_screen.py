@@ -7,6 +7,7 @@ import uuid
 import httpx
 
 from tests.support.media import build_library, build_many, write_corrupt_video
+from tests.support.probe_hold import HeldProbe
 from tests.tui.harness import (
     detail_screen,
     get_job,
@@ -32,53 +33,58 @@ async def test_detail_shows_progress_and_a_growing_log_to_the_end(
     wait_daemon(lambda: get_job(daemon.url, live["id"])["processed_count"] > 0)
 
     app = make_app(daemon.url)
-    async with app.run_test(size=(100, 30)) as pilot:
-        jobs = await jobs_screen(pilot, app)
-        assert jobs.table.job_ids == [live["id"], first["id"]]
-        assert jobs.table.cursor_job_id == live["id"]
-        jobs_requests = jobs.loop.requests_started
+    # One probe is held (SIGSTOP) until the detail screen is open: the scan cannot end before
+    # the screen sees it running, however fast the machine is.
+    with HeldProbe(daemon.pid) as held:
+        async with app.run_test(size=(100, 30)) as pilot:
+            jobs = await jobs_screen(pilot, app)
+            assert jobs.table.job_ids == [live["id"], first["id"]]
+            assert jobs.table.cursor_job_id == live["id"]
+            jobs_requests = jobs.loop.requests_started
 
-        await pilot.press("enter")
-        detail = await detail_screen(pilot, app)
-        assert detail.job_id == live["id"]
-        text = screen_text(app)
-        assert " of 60 files" in text
-        assert "probe" in text or "hash" in text
-        lines_seen = [detail.log_view.line_count]
-        assert lines_seen[0] >= 3  # the lines written before the detail opened
+            await pilot.press("enter")
+            detail = await detail_screen(pilot, app)
+            assert detail.job_id == live["id"]
+            text = screen_text(app)
+            assert " of 60 files" in text
+            assert "probe" in text or "hash" in text
+            lines_seen = [detail.log_view.line_count]
+            assert lines_seen[0] >= 3  # the lines written before the detail opened
+            assert detail.job["status"] == "running"
+            held.release()
 
-        # Only the visible screen polls: the list's timer is gone, so `fire` finds one timer.
-        while not detail.loop.poller.stopped:
-            before = get_job(daemon.url, live["id"])
-            if before["status"] == "running":
-                await wait_for(
-                    pilot,
-                    lambda before=before: get_job(daemon.url, live["id"]) != before,
-                    timeout=30,
-                )
-            clock.advance(app.log_interval_ms / 1000)
-            await poll_once(pilot, detail.loop, scheduler)
-            lines_seen.append(detail.log_view.line_count)
-            assert detail.progress_text_ok(), detail.query_one("#progress").plain_text
+            # Only the visible screen polls: the list's timer is gone, so `fire` finds one timer.
+            while not detail.loop.poller.stopped:
+                before = get_job(daemon.url, live["id"])
+                if before["status"] == "running":
+                    await wait_for(
+                        pilot,
+                        lambda before=before: get_job(daemon.url, live["id"]) != before,
+                        timeout=30,
+                    )
+                clock.advance(app.log_interval_ms / 1000)
+                await poll_once(pilot, detail.loop, scheduler)
+                lines_seen.append(detail.log_view.line_count)
+                assert detail.progress_text_ok(), detail.query_one("#progress").plain_text
 
-        assert detail.job["status"] == "completed"
-        log_text = "\n".join(detail.log_view.lines)
-        assert "Job completed" in log_text  # the final fetch brought the last lines
-        assert lines_seen[-1] > lines_seen[0]
-        assert "60 of 60 files" in screen_text(app)
-        assert "100%" in screen_text(app)
-        # Terminal job: polling stopped after the final fetch, no timer left.
-        assert detail.loop.poller.stopped
-        assert scheduler.armed == []
-        assert "polling stopped" in screen_text(app)
-        assert jobs.loop.requests_started == jobs_requests
+            assert detail.job["status"] == "completed"
+            log_text = "\n".join(detail.log_view.lines)
+            assert "Job completed" in log_text  # the final fetch brought the last lines
+            assert lines_seen[-1] > lines_seen[0]
+            assert "60 of 60 files" in screen_text(app)
+            assert "100%" in screen_text(app)
+            # Terminal job: polling stopped after the final fetch, no timer left.
+            assert detail.loop.poller.stopped
+            assert scheduler.armed == []
+            assert "polling stopped" in screen_text(app)
+            assert jobs.loop.requests_started == jobs_requests
 
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
-        # Back on the list: an immediate fetch, the cursor on the same job.
-        await wait_for(pilot, lambda: jobs.loop.requests_finished > jobs_requests)
-        assert jobs.table.cursor_job_id == live["id"]
-        assert jobs.table.get_row(live["id"])[2].plain == "✓ completed"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+            # Back on the list: an immediate fetch, the cursor on the same job.
+            await wait_for(pilot, lambda: jobs.loop.requests_finished > jobs_requests)
+            assert jobs.table.cursor_job_id == live["id"]
+            assert jobs.table.get_row(live["id"])[2].plain == "✓ completed"
 
 
 async def test_detail_of_a_job_that_does_not_exist(daemon, make_app):
