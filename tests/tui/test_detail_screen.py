@@ -109,43 +109,46 @@ async def test_log_follows_until_scrolled_up_and_again_at_the_end(
     daemon, media_cache, tmp_path, make_app, scheduler, clock
 ):
     # Good videos (slow to probe) interleaved with corrupt ones (one ERROR log line each), so
-    # the log keeps growing while the scan runs.
-    library = build_many(tmp_path / "lib", media_cache, 60)
-    for number in range(60):
+    # the log keeps growing while the scan runs: far more files than the test needs lines.
+    library = build_many(tmp_path / "lib", media_cache, 200)
+    for number in range(200):
         write_corrupt_video(library.root / "show" / f"E{number:03d}b.mkv", seed=number)
     job = submit_scan(daemon.url, str(library.root))
     wait_daemon(lambda: log_total(daemon.url, job["id"]) >= 20, timeout=60)
 
     app = make_app(daemon.url)
-    async with app.run_test(size=(80, 24)) as pilot:
-        jobs = await jobs_screen(pilot, app)
-        jobs.open_detail(job["id"])
-        detail = await detail_screen(pilot, app)
-        log = detail.log_view
-        assert detail.job["status"] == "running", "the scan ended too early for this test"
-        await wait_for(pilot, lambda: 0 < log.max_scroll_y == log.scroll_y)
-        assert detail.following
-        assert log.border_title == "Log (following)"
+    # One probe is held (SIGSTOP) for the whole test: the scan cannot end, so every poll below
+    # sees it running, while the other probe thread goes on writing log lines.
+    with HeldProbe(daemon.pid):
+        async with app.run_test(size=(80, 24)) as pilot:
+            jobs = await jobs_screen(pilot, app)
+            jobs.open_detail(job["id"])
+            detail = await detail_screen(pilot, app)
+            log = detail.log_view
+            assert detail.job["status"] == "running"
+            await wait_for(pilot, lambda: 0 < log.max_scroll_y == log.scroll_y)
+            assert detail.following
+            assert log.border_title == "Log (following)"
 
-        log.scroll_home(animate=False)
-        await wait_for(pilot, lambda: log.border_title == "Log (scrolled; End follows)")
-        held = log.line_count
-        await wait_for(pilot, lambda: log_total(daemon.url, job["id"]) > held, timeout=30)
-        clock.advance(app.log_interval_ms / 1000)
-        await poll_once(pilot, detail.loop, scheduler)
-        assert log.line_count > held
-        assert log.scroll_y == 0  # new lines did not pull the reader away
-        assert not detail.following
+            log.scroll_home(animate=False)
+            await wait_for(pilot, lambda: log.border_title == "Log (scrolled; End follows)")
+            held = log.line_count
+            await wait_for(pilot, lambda: log_total(daemon.url, job["id"]) > held, timeout=30)
+            clock.advance(app.log_interval_ms / 1000)
+            await poll_once(pilot, detail.loop, scheduler)
+            assert log.line_count > held
+            assert log.scroll_y == 0  # new lines did not pull the reader away
+            assert not detail.following
 
-        await pilot.press("f")
-        await wait_for(pilot, lambda: detail.following)
-        assert log.border_title == "Log (following)"
-        held = log.line_count
-        await wait_for(pilot, lambda: log_total(daemon.url, job["id"]) > held, timeout=30)
-        clock.advance(app.log_interval_ms / 1000)
-        await poll_once(pilot, detail.loop, scheduler)
-        await wait_for(pilot, lambda: log.line_count > held and detail.following)
-        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y, message="not following")
+            await pilot.press("f")
+            await wait_for(pilot, lambda: detail.following)
+            assert log.border_title == "Log (following)"
+            held = log.line_count
+            await wait_for(pilot, lambda: log_total(daemon.url, job["id"]) > held, timeout=30)
+            clock.advance(app.log_interval_ms / 1000)
+            await poll_once(pilot, detail.loop, scheduler)
+            await wait_for(pilot, lambda: log.line_count > held and detail.following)
+            await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y, message="not following")
 
 
 async def test_failed_job_shows_its_error(daemon, media_cache, tmp_path, make_app):
