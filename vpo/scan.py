@@ -292,8 +292,11 @@ class ProgressRecorder:
         job_id: str,
         on_progress: Callable[[Progress], None] | None,
         min_interval: float = PROGRESS_WRITE_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` is injectable so the throttling can be tested without real waits."""
         self._store = store
+        self._clock = clock
         self._job_id = job_id
         self._on_progress = on_progress
         self._min_interval = min_interval
@@ -327,7 +330,7 @@ class ProgressRecorder:
             self._write_locked()
 
     def _write_if_due_locked(self) -> None:
-        if time.monotonic() - self._written_at >= self._min_interval:
+        if self._clock() - self._written_at >= self._min_interval:
             self._write_locked()
 
     def _write_locked(self) -> None:
@@ -342,7 +345,7 @@ class ProgressRecorder:
             percent=latest.percent,
         )
         self._written = latest
-        self._written_at = time.monotonic()
+        self._written_at = self._clock()
 
 
 class SaveBuffer:
