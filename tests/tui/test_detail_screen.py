@@ -71,12 +71,12 @@ async def test_detail_shows_progress_and_a_growing_log_to_the_end(
             log_text = "\n".join(detail.log_view.lines)
             assert "Job completed" in log_text  # the final fetch brought the last lines
             assert lines_seen[-1] > lines_seen[0]
-            assert "60 of 60 files" in screen_text(app)
-            assert "100%" in screen_text(app)
+            await wait_for(pilot, lambda: "60 of 60 files" in screen_text(app))
+            await wait_for(pilot, lambda: "100%" in screen_text(app))
             # Terminal job: polling stopped after the final fetch, no timer left.
             assert detail.loop.poller.stopped
             assert scheduler.armed == []
-            assert "polling stopped" in screen_text(app)
+            await wait_for(pilot, lambda: "polling stopped" in screen_text(app))
             assert jobs.loop.requests_started == jobs_requests
 
             await pilot.press("escape")
@@ -94,7 +94,8 @@ async def test_detail_of_a_job_that_does_not_exist(daemon, make_app):
         jobs.open_detail(str(uuid.uuid4()))
         detail = await detail_screen(pilot, app)
         await wait_for(pilot, lambda: detail.gone)
-        assert GONE_MESSAGE in screen_text(app)
+        # The flag is set before the next frame is drawn: wait for the screen to show it.
+        await wait_for(pilot, lambda: GONE_MESSAGE in screen_text(app))
         assert detail.loop.poller.stopped
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))

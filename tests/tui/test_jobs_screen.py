@@ -149,7 +149,7 @@ async def test_job_from_vpo_scan_async_appears(daemon, media_cache, tmp_path, ma
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await jobs_screen(pilot, app)
         assert screen.table.job_ids == []
-        assert "No jobs yet" in screen_text(app)
+        await wait_for(pilot, lambda: "No jobs yet" in screen_text(app))
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("VPO_")}
         env["VPO_URL"] = daemon.url
@@ -165,8 +165,8 @@ async def test_job_from_vpo_scan_async_appears(daemon, media_cache, tmp_path, ma
         assert len(screen.table.job_ids) == 1
         job_id = screen.table.job_ids[0]
         assert job_id[:8] in result.stdout
-        assert "No jobs yet" not in screen_text(app)
-        assert str(library.root / "tv")[-10:] in screen_text(app)
+        await wait_for(pilot, lambda: "No jobs yet" not in screen_text(app))
+        await wait_for(pilot, lambda: str(library.root / "tv")[-10:] in screen_text(app))
 
 
 async def test_cancel_asks_first_and_a_poll_never_touches_the_dialog(

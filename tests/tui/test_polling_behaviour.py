@@ -32,13 +32,13 @@ async def test_blur_stops_requests_and_focus_fetches_at_once(daemon, make_app, s
         screen.loop._on_timer()  # even a stray timer callback sends nothing
         await pilot.pause()
         assert client.total == sent
-        assert "PAUSED" in screen_text(app)
+        await wait_for(pilot, lambda: "PAUSED" in screen_text(app))
 
         app.post_message(AppFocus())
         await wait_for(pilot, lambda: client.total > sent, message="no fetch on focus")
         await wait_for(pilot, lambda: len(scheduler.armed) == 1)
         assert client.total == sent + 1
-        assert "PAUSED" not in screen_text(app)
+        await wait_for(pilot, lambda: "PAUSED" not in screen_text(app))
 
 
 async def test_quick_blur_and_focus_during_a_request_keep_one_loop(daemon, make_app, scheduler):
@@ -67,14 +67,14 @@ async def test_user_pause_with_p(daemon, make_app, scheduler):
         screen = await jobs_screen(pilot, app)
         await pilot.press("p")
         assert scheduler.armed == []
-        assert "PAUSED (p to resume)" in screen_text(app)
+        await wait_for(pilot, lambda: "PAUSED (p to resume)" in screen_text(app))
         started = screen.loop.requests_started
         await pilot.press("r")  # an explicit refresh still goes out, and arms no timer
         await wait_for(pilot, lambda: screen.loop.requests_finished > started)
         assert scheduler.armed == []
         await pilot.press("p")
         await wait_for(pilot, lambda: len(scheduler.armed) == 1)
-        assert "PAUSED" not in screen_text(app)
+        await wait_for(pilot, lambda: "PAUSED" not in screen_text(app))
 
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: "cancel the selected job" in screen_text(app))
@@ -87,7 +87,7 @@ async def test_outage_backoff_and_recovery(daemon, make_app, scheduler, clock):
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await jobs_screen(pilot, app)
         interval = app.interval_ms / 1000
-        assert "● connected" in screen_text(app)
+        await wait_for(pilot, lambda: "● connected" in screen_text(app))
         first_timer = len(scheduler.timers)
 
         daemon.stop()
@@ -115,8 +115,8 @@ async def test_outage_backoff_and_recovery(daemon, make_app, scheduler, clock):
         await poll_once(pilot, screen.loop, scheduler)
         assert screen.loop.poller.state == "connected"
         assert scheduler.delays[-1] == interval  # back to the normal interval at once
-        assert "● connected" in screen_text(app)
-        assert "offline" not in screen_text(app)
+        await wait_for(pilot, lambda: "● connected" in screen_text(app))
+        await wait_for(pilot, lambda: "offline" not in screen_text(app))
 
 
 async def test_interval_comes_from_the_daemon_and_the_flag_wins(
@@ -177,7 +177,7 @@ async def test_bad_answers_become_the_connection_state_not_a_crash(make_app, sch
             assert screen.loop.poller.state == "offline"
             assert app.is_running
             assert "unexpected answer" in (screen.loop.last_error or "")
-            assert "offline" in screen_text(app)
+            await wait_for(pilot, lambda: "offline" in screen_text(app))
     finally:
         server.shutdown()
         server.server_close()
