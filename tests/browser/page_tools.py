@@ -11,7 +11,23 @@ from playwright.sync_api import Page, Request
 
 from tests.support.daemon import wait_until
 
-__all__ = ["ApiRequests", "MutationCounter", "set_hidden", "wait_for", "wait_until"]
+__all__ = ["FETCH_LOG", "ApiRequests", "MutationCounter", "set_hidden", "wait_for", "wait_until"]
+
+
+# An init script that records every fetch() the page makes, with its start and end times
+# (page time, so it follows Playwright's fake clock), in window.__fetches.
+FETCH_LOG = """
+window.__fetches = [];
+const realFetch = window.fetch;
+window.fetch = function (input, init) {
+    const record = {url: String(input), t: Date.now(), end: null};
+    window.__fetches.push(record);
+    const settle = () => { record.end = Date.now(); };
+    const answer = realFetch.call(this, input, init);
+    answer.then(settle, settle);
+    return answer;
+};
+"""
 
 
 def wait_for(page: Page, condition: Callable[[], object], timeout: float = 10.0, message: str = ""):

@@ -11,25 +11,12 @@ import sqlite3
 
 from playwright.sync_api import Page
 
-from tests.browser.page_tools import wait_for
+from tests.browser.page_tools import FETCH_LOG, wait_for
 from tests.support.daemon import DaemonProcess
 from vpo.joblog import JobLog
 from vpo.jobs import COMPLETED, FAILED, RUNNING
 
 LIVE_TIMEOUT = 10.0
-
-FETCH_LOG = """
-window.__fetches = [];
-const realFetch = window.fetch;
-window.fetch = function (input, init) {
-    const record = {url: String(input), t: Date.now(), end: null};
-    window.__fetches.push(record);
-    const settle = () => { record.end = Date.now(); };
-    const answer = realFetch.call(this, input, init);
-    answer.then(settle, settle);
-    return answer;
-};
-"""
 
 
 def log_lines(page: Page) -> list[str]:

@@ -16,24 +16,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.page_tools import set_hidden, wait_for
+from tests.browser.page_tools import FETCH_LOG, set_hidden, wait_for
 from tests.support.daemon import DaemonProcess
 
 VECTORS = json.loads((Path(__file__).parents[1] / "polling_vectors.json").read_text())["vectors"]
 LIVE_TIMEOUT = 10.0
-
-FETCH_LOG = """
-window.__fetches = [];
-const realFetch = window.fetch;
-window.fetch = function (input, init) {
-    const record = {url: String(input), t: Date.now(), end: null};
-    window.__fetches.push(record);
-    const settle = () => { record.end = Date.now(); };
-    const answer = realFetch.call(this, input, init);
-    answer.then(settle, settle);
-    return answer;
-};
-"""
 
 
 def fetch_times(page: Page) -> list[int]:
