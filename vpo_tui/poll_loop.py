@@ -110,8 +110,11 @@ class PollLoop:
             outcome = await asyncio.wait_for(self.fetch(), timeout=self.poller.request_timeout_s)
             self.last_error = None
         except asyncio.CancelledError:
-            # The screen is going away: nothing to record, nothing to schedule.
-            self.poller.abandon(ticket)
+            # Nothing to record. When the screen is going away the poller is already stopped and
+            # nothing follows; any other cancellation must not end the loop (liveness).
+            delay = self.poller.abandon(ticket)
+            if delay is not None:
+                self._schedule_next(delay)
             raise
         except TimeoutError:
             self.last_error = f"no answer within {self.poller.request_timeout_s:g} s"
@@ -124,10 +127,24 @@ class PollLoop:
         except Exception as exc:  # bad JSON or a bug in applying the answer: show, never crash
             self.last_error = f"{type(exc).__name__}: {exc}"
         delay = self.poller.finish(ticket, outcome)
-        if delay is not None:
-            self._arm(delay)
         self.requests_finished += 1
+        if delay is not None:
+            self._schedule_next(delay)
         self.on_state()
+
+    def _schedule_next(self, delay: float) -> None:
+        """Exactly one follow-up: a timer, or the next request at once when no wait is due.
+
+        A zero delay must never become a timer: Textual's `Timer` divides by its interval when it
+        catches up, so a zero-interval timer dies without firing. That silent death is what froze
+        the jobs list after two quick filter keys (the second key asked for a poll "right after"
+        the one in flight, which armed a zero-delay timer that never fired).
+        """
+        if delay <= 0:
+            self._cancel_timer()
+            self._begin()
+        else:
+            self._arm(delay)
 
     def _arm(self, delay: float) -> None:
         self._cancel_timer()

@@ -193,6 +193,24 @@ class Poller:
         else:
             self.failures = 0
             self.last_success_at = self.clock()
+        return self._next_delay()
+
+    def abandon(self, ticket: int) -> float | None:
+        """The request was cancelled: free the slot, record nothing.
+
+        Returns seconds until the next poll like `finish`, or None when no poll should follow
+        (stopped, paused, or a stale ticket). A cancelled request is not a failure, but the loop
+        must go on unless it was stopped: a loop with nothing in flight and no timer is dead.
+        """
+        if ticket != self._in_flight:
+            return None
+        self._in_flight = None
+        if ticket != self._generation:
+            return None
+        return self._next_delay()
+
+    def _next_delay(self) -> float | None:
+        """When the one next poll is due after a request ended (None: paused or stopped)."""
         if self._stopped or self.paused:
             self.next_poll_at = None
             return None
@@ -203,11 +221,6 @@ class Poller:
             delay_s = self.rules.delay_ms(self.failures, self.interval_ms) / 1000
         self.next_poll_at = self.clock() + delay_s
         return delay_s
-
-    def abandon(self, ticket: int) -> None:
-        """The request was cancelled (its screen closed): free the slot, record nothing."""
-        if ticket == self._in_flight:
-            self._in_flight = None
 
     def request_now(self, *, force: bool = False) -> bool:
         """The user (or a resume) wants fresh data: True means "begin() now".
