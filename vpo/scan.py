@@ -460,6 +460,9 @@ class _Scan:
         self._todo: list[_Discovered] = []
         self._unreadable: list[str] = []
         self._todo_readable: list[_Discovered] = []
+        # Paths not in the store before this scan: "added" counts those actually recorded, so a
+        # cancelled scan never reports more new files than it scanned.
+        self._new_paths: set[str] = set()
 
     # -- helpers
 
@@ -495,7 +498,13 @@ class _Scan:
     def _file_error(self, item: _Discovered, message: str) -> None:
         self.counts.errors += 1
         self.log.error(f"{item.path}: {message}")
-        self.saver.add(_record(item, status="error", error=message))
+        self._keep(item, _record(item, status="error", error=message))
+
+    def _keep(self, item: _Discovered, record: ScannedFile) -> None:
+        """Queue one finished file for saving, counting it as added when it is new."""
+        if item.path in self._new_paths:
+            self.counts.added += 1
+        self.saver.add(record)
 
     # -- phases
 
@@ -561,12 +570,12 @@ class _Scan:
             ):
                 self._todo.append(item)
                 if previous is None or previous.status == "missing":
-                    self.counts.added += 1
+                    self._new_paths.add(item.path)
             else:
                 self.counts.skipped += 1
         self.log.info(
             f"Incremental check: {self.counts.skipped} unchanged files skipped, "
-            f"{len(self._todo)} to scan ({self.counts.added} new)"
+            f"{len(self._todo)} to scan ({len(self._new_paths)} new)"
             if not self.options.full
             else f"Full scan: all {len(self._todo)} files will be hashed and probed"
         )
@@ -681,7 +690,7 @@ class _Scan:
         except ProbeError as exc:
             self._file_error(item, str(exc))
             return "error"
-        self.saver.add(_record(item, status="ok", probe=result))
+        self._keep(item, _record(item, status="ok", probe=result))
         return "ok"
 
     def _skip_probing(self, todo: list[_Discovered]) -> None:
@@ -697,7 +706,7 @@ class _Scan:
         for number, item in enumerate(todo, start=1):
             if self.should_cancel():
                 raise self._cancel_now()
-            self.saver.add(_record(item, status="ok"))
+            self._keep(item, _record(item, status="ok"))
             self.finished += 1
             self._report(PHASE_SAVE, number, len(todo))
 

@@ -408,6 +408,8 @@ def test_cancel_mid_scan_keeps_progress_and_finished_files(harness, store, tmp_p
     assert 0 < job.progress_percent < 100
     saved = [p for p in library.videos.values() if store.get_file(str(p)) is not None]
     assert len(saved) == job.processed_count == raised.value.summary["scanned"]
+    # Every file was new, but only the scanned ones were added: never "3 scanned (8 new)".
+    assert raised.value.summary["added"] == raised.value.summary["scanned"]
     assert "Scan cancelled" in "\n".join(harness.log_lines(job.id))
 
 
