@@ -483,10 +483,20 @@ def client_settings(
 
 
 class _ClientBase:
+    _http: httpx.Client | httpx.AsyncClient
+
     def __init__(self, base_url: str, token: str | None, timeout: float) -> None:
         self.base_url = normalise_base_url(base_url)
         self.token = token or None
         self.timeout = timeout
+
+    def set_token(self, token: str | None) -> None:
+        """Use another token from the next request on (the user fixed a refused one)."""
+        self.token = token or None
+        if self.token:
+            self._http.headers["Authorization"] = f"Bearer {self.token}"
+        else:
+            self._http.headers.pop("Authorization", None)
 
     def _default_headers(self) -> dict[str, str]:
         headers = {"User-Agent": "vpo-client"}

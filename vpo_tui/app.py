@@ -44,8 +44,13 @@ class VpoTuiApp(App[int]):
         interval_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         scheduler: Scheduler | None = None,
+        token_source: Callable[[], str | None] | None = None,
     ) -> None:
-        """`clock` and `scheduler` are injectable so tests can check minute-long backoffs."""
+        """`clock` and `scheduler` are injectable so tests can check minute-long backoffs.
+
+        `token_source` re-reads the token (flag > environment > config file) when the user
+        refreshes after a refusal, so a fixed config file works without a restart.
+        """
         super().__init__()
         self.client = client
         self.url = url or client.base_url
@@ -59,6 +64,7 @@ class VpoTuiApp(App[int]):
         self.polling_config: dict[str, Any] | None = None
         self.clock = clock
         self.scheduler = scheduler
+        self.token_source = token_source
         self.pause_reasons: set[str] = set()
         self.loops: list[PollLoop] = []
         self._signals_installed: list[int] = []
@@ -108,7 +114,7 @@ class VpoTuiApp(App[int]):
         try:
             config = await self.client.polling_config()
         except ApiError as exc:
-            if exc.status >= 500 or exc.status == 401:
+            if exc.status >= 500 or exc.status in (401, 403):
                 raise
             config = {}  # an older daemon without the endpoint: the rules' defaults
         self.apply_polling_config(config)
@@ -132,6 +138,24 @@ class VpoTuiApp(App[int]):
         self.polling_enabled = config.get("enabled", True) is not False
         if not self.polling_enabled:
             self.pause_all("disabled")
+
+    def reload_token(self) -> None:
+        """Pick up a changed token before retrying a refused request."""
+        if self.token_source is None:
+            return
+        try:
+            token = self.token_source()
+        except Exception as exc:  # a broken config file: say so, keep the old token
+            self.notify(f"Could not re-read the token: {exc}", severity="warning", markup=False)
+            return
+        if token != self.client.token:
+            self.client.set_token(token)
+
+    def refresh_loop(self, loop: PollLoop) -> None:
+        """The user's `r`: poll now even while paused; after a refusal, re-read the token."""
+        if loop.poller.denied:
+            self.reload_token()
+        loop.poll_now(force=True)
 
     # -- pausing every loop ------------------------------------------------------------------
 
@@ -175,7 +199,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     # `kill -USR1` dumps every thread's stack: how to see where a frozen client is stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     client = AsyncVpoClient(options.url, options.token)
-    app = VpoTuiApp(client, url=options.url, interval_s=options.interval_s)
+    app = VpoTuiApp(
+        client,
+        url=options.url,
+        interval_s=options.interval_s,
+        token_source=lambda: parse_options(argv).token,
+    )
     app.run(mouse=options.mouse)
     sys.exit(app.return_code or 0)
 

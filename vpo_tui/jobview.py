@@ -164,12 +164,16 @@ def is_terminal(job: dict[str, Any]) -> bool:
 
 
 def counts_label(job: dict[str, Any]) -> str:
-    """`N of M files` (or `N files so far` while the total is unknown), with the phase."""
+    """`N of M files done` (or `N files so far` while the total is unknown), with the phase.
+
+    The count is of files finished; the percent beside it weighs the work done in every phase
+    (hashing counts before probing ends), so it is labelled "overall" where both are shown.
+    """
     processed = job.get("processed_count")
     total = job.get("total_count")
     processed = processed if isinstance(processed, int) else 0
     if isinstance(total, int) and not isinstance(total, bool):
-        text = f"{processed} of {total} files"
+        text = f"{processed} of {total} files done"
     elif job.get("status") in TERMINAL:
         text = f"{processed} files"
     else:

@@ -54,6 +54,7 @@ class PollLoop:
         self.scheduler = scheduler
         self.name = name
         self.last_error: str | None = None
+        self.denied_status: int | None = None  # 401 or 403 while the daemon refuses us
         self.requests_started = 0
         self.requests_finished = 0
         self._timer: Cancellable | None = None
@@ -109,6 +110,7 @@ class PollLoop:
         try:
             outcome = await asyncio.wait_for(self.fetch(), timeout=self.poller.request_timeout_s)
             self.last_error = None
+            self.denied_status = None
         except asyncio.CancelledError:
             # Nothing to record. When the screen is going away the poller is already stopped and
             # nothing follows; any other cancellation must not end the loop (liveness).
@@ -122,6 +124,9 @@ class PollLoop:
             self.last_error = exc.reason  # short: the status line is one row
         except ApiError as exc:
             self.last_error = f"HTTP {exc.status}: {exc.message}"
+            if exc.status in (401, 403):
+                outcome = "denied"
+                self.denied_status = exc.status
         except VpoError as exc:
             self.last_error = str(exc)
         except Exception as exc:  # bad JSON or a bug in applying the answer: show, never crash

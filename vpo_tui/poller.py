@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
-Outcome = Literal["ok", "not_modified", "fail"]
-ConnectionState = Literal["connected", "reconnecting", "offline"]
+# "denied": the daemon answered 401/403. It is not a network failure: retrying on a timer cannot
+# fix a token, so the loop waits for the user's refresh instead of backing off forever.
+Outcome = Literal["ok", "not_modified", "fail", "denied"]
+ConnectionState = Literal["connected", "reconnecting", "offline", "denied"]
 
 CONNECTED: ConnectionState = "connected"
 RECONNECTING: ConnectionState = "reconnecting"
 OFFLINE: ConnectionState = "offline"
+DENIED: ConnectionState = "denied"
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,45 @@ class Poller:
         self._generation = 0
         self._poll_right_after = False
         self._stopped = False
+        self._denied = False
+        self._hurry_polls = 0
+        self._hurry_delay_s = 0.0
 
     # -- state ------------------------------------------------------------------------------
 
     @property
     def state(self) -> ConnectionState:
+        if self._denied:
+            return DENIED
         return self.rules.state_for(self.failures)
+
+    @property
+    def denied(self) -> bool:
+        return self._denied
+
+    @property
+    def stale_after_s(self) -> float:
+        """A connected loop has had a success within one interval plus one request timeout."""
+        return (self.interval_ms + self.rules.request_timeout_ms) / 1000
+
+    def seconds_since_success(self) -> float | None:
+        if self.last_success_at is None:
+            return None
+        return max(0.0, self.clock() - self.last_success_at)
+
+    def is_stale(self) -> bool:
+        """Connected by the failure count, yet no success for longer than a poll can take.
+
+        Only an active loop can be stale; a paused or stopped one is merely idle.
+        """
+        age = self.seconds_since_success()
+        return (
+            self.state == CONNECTED
+            and not self.paused
+            and not self._stopped
+            and age is not None
+            and age > self.stale_after_s
+        )
 
     @property
     def paused(self) -> bool:
@@ -169,7 +205,8 @@ class Poller:
 
         `force` is the user's explicit refresh: it goes out even while paused (no timer follows).
         """
-        if self._stopped or (self.paused and not force) or self._in_flight is not None:
+        blocked = self.paused or self._denied
+        if self._stopped or (blocked and not force) or self._in_flight is not None:
             return None
         self._in_flight = self._generation
         self._poll_right_after = False
@@ -188,7 +225,10 @@ class Poller:
         if ticket != self._generation:
             return None
         self.last_outcome = outcome
-        if outcome == "fail":
+        self._denied = outcome == "denied"
+        if outcome == "denied":
+            pass  # says nothing about the network: keep the failure count
+        elif outcome == "fail":
             self.failures += 1
         else:
             self.failures = 0
@@ -210,8 +250,8 @@ class Poller:
         return self._next_delay()
 
     def _next_delay(self) -> float | None:
-        """When the one next poll is due after a request ended (None: paused or stopped)."""
-        if self._stopped or self.paused:
+        """When the one next poll is due after a request ended (None: paused, stopped, denied)."""
+        if self._stopped or self.paused or self._denied:
             self.next_poll_at = None
             return None
         if self._poll_right_after:
@@ -219,16 +259,30 @@ class Poller:
             delay_s = 0.0
         else:
             delay_s = self.rules.delay_ms(self.failures, self.interval_ms) / 1000
+            if self._hurry_polls > 0 and self.failures == 0:
+                self._hurry_polls -= 1
+                delay_s = min(delay_s, self._hurry_delay_s)
         self.next_poll_at = self.clock() + delay_s
         return delay_s
+
+    def hurry(self, polls: int, delay_s: float) -> None:
+        """Poll sooner for the next `polls` successful polls (0 ends it).
+
+        After a user's action whose effect the daemon shows within a second (a cancel), the
+        screen should follow within a second too, not at the next regular tick. Bounded, so it
+        never turns into a fast loop; failures back off as usual.
+        """
+        self._hurry_polls = max(0, polls)
+        self._hurry_delay_s = delay_s
 
     def request_now(self, *, force: bool = False) -> bool:
         """The user (or a resume) wants fresh data: True means "begin() now".
 
         While a request is in flight the answer is False and the next poll follows right after it
-        ends, so there is still only one loop. `force` (the user's `r`) ignores pauses.
+        ends, so there is still only one loop. `force` (the user's `r`) ignores pauses and a
+        refusal (401/403): only the user can retry after fixing the token.
         """
-        if self._stopped or (self.paused and not force):
+        if self._stopped or ((self.paused or self._denied) and not force):
             return False
         if self._in_flight is not None:
             self._poll_right_after = True

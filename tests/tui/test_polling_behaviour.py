@@ -197,10 +197,49 @@ async def test_token_is_sent_and_a_missing_one_is_explained(daemon_factory, sche
         assert len(screen.table.job_ids) == 1
         assert screen.loop.poller.state == "connected"
 
+    # No token: its own state, the fix in words that fit 80x24, and no backoff loop.
     anonymous = VpoTuiApp(CountingClient(daemon.url), scheduler=scheduler, clock=clock)
-    async with anonymous.run_test(size=(100, 30)) as pilot:
+    timers_before = len(scheduler.timers)
+    async with anonymous.run_test(size=(80, 24)) as pilot:
         screen = await jobs_screen(pilot, anonymous)
         assert screen.table.job_ids == []
-        assert screen.loop.poller.state == "reconnecting"
-        assert "HTTP 401" in screen_text(anonymous)
-        assert "requires a token" in (screen.loop.last_error or "")
+        assert screen.loop.poller.state == "denied"
+        text = await wait_for(
+            pilot, lambda: screen_text(anonymous) if "--token" in screen_text(anonymous) else ""
+        )
+        assert "✗ token needed" in text
+        assert "offline" not in text and "reconnecting" not in text
+        # The advice wraps inside 80 columns: both ways to give the token are on screen.
+        flat = " ".join(text.split())
+        assert "--token TOKEN or set VPO_TOKEN" in flat
+        assert "then press r" in flat
+        assert len(scheduler.timers) == timers_before  # nothing armed: no retry loop
+        sent = anonymous.client.total
+        await pilot.press("r")  # the user's retry goes out, once
+        await wait_for(pilot, lambda: anonymous.client.total > sent)
+        await wait_for(pilot, lambda: not screen.loop.poller.in_flight)
+        assert screen.loop.poller.state == "denied"
+        assert len(scheduler.timers) == timers_before
+
+
+async def test_a_refused_token_is_fixed_from_the_config_without_a_restart(
+    daemon_factory, scheduler, clock
+):
+    token = "the-right-token-for-this-daemon"
+    daemon = daemon_factory(token=token).start()
+    configured = {"token": "a-wrong-token-typed-by-someone"}
+    app = VpoTuiApp(
+        CountingClient(daemon.url, configured["token"]),
+        scheduler=scheduler,
+        clock=clock,
+        token_source=lambda: configured["token"],  # stands in for re-reading the config file
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await jobs_screen(pilot, app)
+        assert screen.loop.poller.state == "denied"
+        await wait_for(pilot, lambda: "✗ token refused" in screen_text(app))
+        configured["token"] = token  # the user fixes the config file, then presses r
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.loop.poller.state == "connected")
+        await wait_for(pilot, lambda: "● connected" in screen_text(app))
+        assert len(scheduler.armed) == 1  # back to the regular loop

@@ -43,7 +43,7 @@ def test_progress_and_counts():
     assert progress_label({"status": "running", "progress_percent": None}) == "…"
     assert progress_label({"status": "queued", "progress_percent": None}) == ""
     job = {"processed_count": 25, "total_count": 100, "phase": "probe"}
-    assert counts_label(job) == "25 of 100 files · probe"
+    assert counts_label(job) == "25 of 100 files done · probe"
     unknown = {"processed_count": 7, "total_count": None, "phase": "discover"}
     assert counts_label(unknown) == "7 files so far, total not known yet · discover"
     assert counts_label({**unknown, "status": "failed"}) == "7 files · discover"
@@ -54,7 +54,7 @@ def test_progress_bar_known_and_indeterminate():
         {"status": "running", "progress_percent": 50, "processed_count": 5, "total_count": 10},
         width=10,
     ).plain
-    assert bar.startswith("█████░░░░░  50%")
+    assert bar.startswith("█████░░░░░  50% overall")
     assert "5 of 10 files" in bar
     waiting = progress_bar_text(
         {"status": "running", "progress_percent": None, "processed_count": 3}, width=10

@@ -30,7 +30,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from vpo.client import DaemonUnreachable
+from vpo.client import ApiError, DaemonUnreachable
 from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import Outcome, Poller
 
@@ -88,6 +88,7 @@ class PollLoopMachine(RuleBasedStateMachine):
         self._settle()
 
     def teardown(self) -> None:
+        self.loop.stop()
         for task in self.owner.tasks:
             task.cancel()
         self._settle()
@@ -127,12 +128,22 @@ class PollLoopMachine(RuleBasedStateMachine):
 
     @property
     def visible_and_running(self) -> bool:
-        return not self.screen_closed and not self.poller.paused and not self.poller.stopped
+        """The loop should be live: shown, not paused, not stopped, not refused (401/403)."""
+        return (
+            not self.screen_closed
+            and not self.poller.paused
+            and not self.poller.stopped
+            and not self.poller.denied
+        )
 
     # -- how requests end ----------------------------------------------------------------------
 
     @precondition(lambda self: self.pending)
-    @rule(outcome=st.sampled_from(["ok", "not_modified", "fail", "timeout", "garbled"]))
+    @rule(
+        outcome=st.sampled_from(
+            ["ok", "not_modified", "fail", "timeout", "garbled", "server_error", "unauthorized"]
+        )
+    )
     def answer(self, outcome: str) -> None:
         future = self.pending[0]
         if outcome == "fail":
@@ -140,6 +151,10 @@ class PollLoopMachine(RuleBasedStateMachine):
         elif outcome == "timeout":
             # What asyncio.wait_for raises once the request timeout has passed.
             future.set_exception(TimeoutError())
+        elif outcome == "server_error":
+            future.set_exception(ApiError(500, "INTERNAL", "boom"))
+        elif outcome == "unauthorized":
+            future.set_exception(ApiError(401, "UNAUTHORIZED", "token needed"))
         elif outcome == "garbled":
             future.set_exception(ValueError("not JSON"))
         else:
@@ -240,6 +255,12 @@ class PollLoopMachine(RuleBasedStateMachine):
             f"in flight: {in_flight}, live timers: {armed} "
             f"(dead timers: {[t.delay for t in self.timers if not t.live and not t.fired]})"
         )
+
+    @invariant()
+    def a_refused_loop_waits_for_the_user(self) -> None:
+        """No backoff loop against a 401: nothing armed until the user refreshes."""
+        if self.poller.denied:
+            assert not self.live_timers
 
     @invariant()
     def loop_counters_agree_with_the_poller(self) -> None:

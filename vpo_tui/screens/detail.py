@@ -26,7 +26,14 @@ from vpo_tui.poller import Outcome, Poller
 from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
 from vpo_tui.screens.help import HelpScreen
 from vpo_tui.widgets.job_progress import JobProgress
-from vpo_tui.widgets.status_line import StatusFacts, StatusLine, facts_from
+from vpo_tui.widgets.notice import Notice
+from vpo_tui.widgets.status_line import (
+    StatusFacts,
+    StatusLine,
+    denied_advice,
+    denied_words,
+    facts_from,
+)
 
 if TYPE_CHECKING:
     from vpo_tui.app import VpoTuiApp
@@ -38,13 +45,19 @@ LOG_MAX_PAGES_PER_POLL = 5  # a burst of output is caught up over a few polls, n
 LOG_MAX_PAGES_FINAL = 50
 LOG_KEEP_LINES = 5000
 
+# After a cancel the daemon ends a running job within about a second: follow it that closely.
+CANCEL_FOLLOW_POLLS = 10
+CANCEL_FOLLOW_DELAY_S = 0.5
+
 DETAIL_KEYS = [
     ("Escape", "back to the list (cursor on the same job)"),
-    ("↑ ↓ PgUp PgDn", "scroll the log (scrolling up stops following)"),
+    ("↑ ↓", "scroll the log a line (scrolling up stops following)"),
+    ("PgUp PgDn", "scroll the log a page"),
+    ("Home", "the start of the log shown"),
     ("End  f", "jump to the end of the log and follow it"),
-    ("r", "refresh now"),
+    ("r", "refresh now (also retries after a refused token)"),
     ("p", "pause / resume polling"),
-    ("c", "cancel this job (asks first)"),
+    ("c", "cancel this job, when queued or running (asks first)"),
     ("?", "this help"),
     ("q  Ctrl+C", "quit"),
 ]
@@ -96,7 +109,8 @@ class DetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("r", "refresh", "Refresh"),
-        Binding("p", "toggle_pause", "Pause"),
+        Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
         Binding("c", "cancel_job", "Cancel"),
         Binding("f", "follow", "Follow"),
         Binding("end", "follow", "Follow", show=False),
@@ -124,6 +138,10 @@ class DetailScreen(Screen[None]):
     def vpo_app(self) -> VpoTuiApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def token_sent(self) -> bool:
+        return self.vpo_app.client.token is not None
+
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Job {self.job_id[:8]}", end=""), id="title")
         with Vertical(id="body"):
@@ -131,21 +149,13 @@ class DetailScreen(Screen[None]):
             yield JobProgress(id="progress")
         yield Static(Text(f"{GONE_MESSAGE}.\n\nPress Escape to go back."), id="gone")
         yield Log(id="log", max_lines=LOG_KEEP_LINES, auto_scroll=True)
+        yield Notice(id="notice")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def log_view(self) -> Log:
         return self.query_one("#log", Log)
-
-    @property
-    def following(self) -> bool:
-        return self.follow_mode
-
-    def progress_text_ok(self) -> bool:
-        """The progress line says `N of M files` (or that the total is not known yet)."""
-        text = self.query_one(JobProgress).plain_text
-        return " of " in text or "total not known yet" in text
 
     def on_mount(self) -> None:
         app = self.vpo_app
@@ -205,6 +215,8 @@ class DetailScreen(Screen[None]):
         if terminal and self.final_log_fetched:
             # §7: a terminal job's view stops polling after its final log fetch.
             self.loop.stop()  # type: ignore[union-attr]
+            self._show_follow()
+        self.refresh_bindings()
         if changed:
             self.last_change = datetime.now().astimezone()
         return "ok" if changed else "not_modified"
@@ -266,7 +278,14 @@ class DetailScreen(Screen[None]):
         self._show_follow()
 
     def _show_follow(self, *_args: object) -> None:
-        title = "Log (following)" if self.following else "Log (scrolled; End follows)"
+        """The log's title says what it does: only a running job's log is followed."""
+        finished = self.job is not None and is_terminal(self.job) and self.final_log_fetched
+        if finished:
+            title = "Log (job ended)" if self.follow_mode else "Log (job ended; End: last line)"
+        elif self.follow_mode:
+            title = "Log (following)"
+        else:
+            title = "Log (scrolled; End follows)"
         if self.log_view.border_title != title:
             self.log_view.border_title = title
 
@@ -282,24 +301,54 @@ class DetailScreen(Screen[None]):
             last_change=self.last_change,
             error=self.loop.last_error,
             stopped_note=note,
+            denied_words=denied_words(
+                self.loop.denied_status, self.vpo_app.client.token is not None
+            ),
         )
 
     def _show_state(self) -> None:
         # Also called while the screen is being torn down: no widget, nothing to show.
         for line in self.query(StatusLine):
             line.refresh_from()
+        if not self.is_mounted or self.loop is None:
+            return
+        advice = None
+        if self.loop.poller.denied:
+            advice = denied_advice(
+                self.loop.denied_status,
+                self.token_sent,
+                self.loop.last_error,
+            )
+        for notice in self.query(Notice):
+            notice.show_message(advice)
+        self.refresh_bindings()
 
     # -- actions -----------------------------------------------------------------------------
 
     def action_back(self) -> None:
         self.dismiss(None)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that do nothing now, so the footer shows what works."""
+        if action == "pause":
+            return "user" not in self.vpo_app.pause_reasons
+        if action == "resume":
+            return "user" in self.vpo_app.pause_reasons
+        if action == "cancel_job":
+            return self.job is not None and not self.gone and not is_terminal(self.job)
+        return True
+
     def action_refresh(self) -> None:
         if self.loop is not None:
-            self.loop.poll_now(force=True)
+            self.vpo_app.refresh_loop(self.loop)
 
-    def action_toggle_pause(self) -> None:
+    def action_pause(self) -> None:
         self.vpo_app.toggle_user_pause()
+        self.refresh_bindings()
+
+    def action_resume(self) -> None:
+        self.vpo_app.toggle_user_pause()
+        self.refresh_bindings()
 
     def action_follow(self) -> None:
         self.follow_mode = True
@@ -334,5 +383,8 @@ class DetailScreen(Screen[None]):
             self.notify(safe_text(exc), severity="error", markup=False)
         else:
             self.notify("Cancel requested.", markup=False)
+            if self.loop is not None:
+                # The runner stops within about a second; show it then, not at the next tick.
+                self.loop.poller.hurry(CANCEL_FOLLOW_POLLS, CANCEL_FOLLOW_DELAY_S)
         if self.loop is not None:
             self.loop.poll_now()

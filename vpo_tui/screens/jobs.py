@@ -18,22 +18,34 @@ from vpo_tui.jobview import COLUMNS, is_terminal, job_cells, short_id, target_wi
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poll_loop import PollLoop
-from vpo_tui.poller import Outcome, Poller
+from vpo_tui.poller import CONNECTED, Outcome, Poller
 from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
 from vpo_tui.screens.detail import DetailScreen
 from vpo_tui.screens.help import HelpScreen
 from vpo_tui.widgets.job_table import JobTable
-from vpo_tui.widgets.status_line import StatusFacts, StatusLine, facts_from
+from vpo_tui.widgets.notice import Notice
+from vpo_tui.widgets.status_line import (
+    StatusFacts,
+    StatusLine,
+    denied_advice,
+    denied_words,
+    facts_from,
+)
 
 if TYPE_CHECKING:
     from vpo_tui.app import VpoTuiApp
 
+# After a cancel the daemon ends a running job within about a second: follow it that closely.
+CANCEL_FOLLOW_POLLS = 10
+CANCEL_FOLLOW_DELAY_S = 0.5
+
 JOBS_KEYS = [
     ("↑ ↓ PgUp PgDn", "move in the list"),
+    ("Home  End", "first / last job of the page"),
     ("Enter", "open the job's detail and log"),
-    ("r", "refresh now"),
+    ("r", "refresh now (also retries after a refused token)"),
     ("p", "pause / resume polling"),
-    ("c", "cancel the selected job (asks first)"),
+    ("c", "cancel the selected job, when queued or running (asks first)"),
     ("s", "filter by status (cycles)"),
     ("t", "filter by type (cycles)"),
     ("/", "search paths (Enter applies, empty clears)"),
@@ -73,17 +85,21 @@ class JobsScreen(Screen):
     }
     """
 
+    # The footer shows the keys that matter here (Enter is the table's) and must fit 80 columns;
+    # `check_action` hides the ones that do nothing now (Pause vs Resume, Cancel on a finished
+    # job). The help screen lists every key; `r` is there and in the status line when it helps.
     BINDINGS = [
-        Binding("r", "refresh", "Refresh"),
-        Binding("p", "toggle_pause", "Pause"),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
         Binding("c", "cancel_job", "Cancel"),
         Binding("s", "cycle_status", "Status"),
-        Binding("t", "cycle_type", "Type", show=False),
+        Binding("t", "cycle_type", "Type"),
         Binding("slash", "search", "Search"),
         Binding("o", "cycle_sort", "Sort"),
         Binding("O", "toggle_order", "Order", show=False),
-        Binding("right_square_bracket", "page(1)", "Next page", show=False),
-        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Previous page", show=False),
+        Binding("right_square_bracket", "page(1)", "Page", key_display="[ ]"),
         Binding("question_mark", "help", "Keys"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -99,11 +115,17 @@ class JobsScreen(Screen):
         self.target_width = target_width_for(80)
         self._etag: str | None = None
         self._etag_query: ListQuery | None = None
+        self.shown_query: ListQuery | None = None  # the query the rows on screen answer
+        self.cancelling: set[str] = set()  # jobs cancelled from here, followed closely
         self.loop: PollLoop | None = None
 
     @property
     def vpo_app(self) -> VpoTuiApp:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def token_sent(self) -> bool:
+        return self.vpo_app.client.token is not None
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -113,8 +135,9 @@ class JobsScreen(Screen):
         yield JobTable(id="jobs")
         yield Static("", id="empty")
         yield Input(placeholder="search paths (Enter applies, Escape cancels)", id="search")
+        yield Notice(id="notice")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> JobTable:
@@ -177,6 +200,7 @@ class JobsScreen(Screen):
             self.loop.poll_now()  # type: ignore[union-attr]
             return "ok"
         self._etag, self._etag_query = result.etag, query
+        self.shown_query = query
         self.total = page.total
         self.page_jobs = list(page.jobs)
         self.jobs_by_id = {str(job.get("id")): job for job in self.page_jobs}
@@ -184,7 +208,21 @@ class JobsScreen(Screen):
         if self._show_rows():
             self.last_change = datetime.now().astimezone()
         self._show_filters()
+        self._follow_cancels()
+        self.refresh_bindings()
         return "ok"
+
+    def _follow_cancels(self) -> None:
+        """Stop polling closely once every job cancelled from here has ended."""
+        if not self.cancelling:
+            return
+        self.cancelling = {
+            job_id
+            for job_id in self.cancelling
+            if job_id in self.jobs_by_id and not is_terminal(self.jobs_by_id[job_id])
+        }
+        if not self.cancelling and self.loop is not None:
+            self.loop.poller.hurry(0, 0)
 
     def _show_rows(self) -> bool:
         """Apply the page to the table; True when anything visible changed."""
@@ -216,17 +254,42 @@ class JobsScreen(Screen):
     def _status_facts(self) -> StatusFacts:
         assert self.loop is not None
         return facts_from(
-            self.loop.poller, last_change=self.last_change, error=self.loop.last_error
+            self.loop.poller,
+            last_change=self.last_change,
+            error=self.loop.last_error,
+            denied_words=denied_words(
+                self.loop.denied_status, self.vpo_app.client.token is not None
+            ),
         )
 
     def _show_state(self) -> None:
         # Also called while the screen is being torn down: no widget, nothing to show.
         for line in self.query(StatusLine):
             line.refresh_from()
+        if not self.is_mounted or self.loop is None:
+            return
+        loop = self.loop
+        advice = None
+        if loop.poller.denied:
+            advice = denied_advice(loop.denied_status, self.token_sent, loop.last_error)
+        for notice in self.query(Notice):
+            notice.show_message(advice)
+        self._show_filters()
+        self.refresh_bindings()
 
     def _show_filters(self) -> None:
+        if not self.is_mounted:
+            return
         text = self.query_state.describe(self.total, len(self.page_jobs))
-        self.query_one("#filters", Static).update(Text(text, no_wrap=True, end=""))
+        if self.loop is not None and self.shown_query not in (None, self.query_state):
+            # The rows still answer the old query: say why instead of pretending.
+            poller = self.loop.poller
+            if poller.paused:
+                text += "  · filter applies when polling resumes"
+            elif poller.state != CONNECTED or poller.is_stale():
+                text += "  · filter applies when connected"
+        for bar in self.query("#filters").results(Static):
+            bar.update(Text(text, no_wrap=True, overflow="ellipsis", end=""))
 
     def _change_query(self, query: ListQuery) -> None:
         if query == self.query_state:
@@ -238,12 +301,28 @@ class JobsScreen(Screen):
 
     # -- actions -----------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that do nothing now, so the footer shows what works."""
+        if action == "pause":
+            return "user" not in self.vpo_app.pause_reasons
+        if action == "resume":
+            return "user" in self.vpo_app.pause_reasons
+        if action == "cancel_job":
+            job = self.jobs_by_id.get(self.table.cursor_job_id or "") if self.is_mounted else None
+            return job is not None and not is_terminal(job)
+        return True
+
     def action_refresh(self) -> None:
         if self.loop is not None:
-            self.loop.poll_now(force=True)
+            self.vpo_app.refresh_loop(self.loop)
 
-    def action_toggle_pause(self) -> None:
+    def action_pause(self) -> None:
         self.vpo_app.toggle_user_pause()
+        self.refresh_bindings()
+
+    def action_resume(self) -> None:
+        self.vpo_app.toggle_user_pause()
+        self.refresh_bindings()
 
     def action_cycle_status(self) -> None:
         self._change_query(self.query_state.next_status())
@@ -294,9 +373,18 @@ class JobsScreen(Screen):
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self.query_one("#search", Input).display:
+            # `/` then Enter typed quickly: the Enter reached the table before the search box
+            # took focus. It belongs to the search box, never to the job under the cursor.
+            return
         job_id = event.row_key.value
         if job_id:
             self.open_detail(job_id)
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()  # Cancel shows only for a queued or running job
 
     def open_detail(self, job_id: str) -> None:
         """Only the visible screen polls: the list pauses while the detail is open."""
@@ -341,5 +429,8 @@ class JobsScreen(Screen):
                 f"Cancel requested for {short_id(job)} ({safe_text(job.get('status'))}).",
                 markup=False,
             )
+            if not is_terminal(job) and self.loop is not None:
+                self.cancelling.add(job_id)
+                self.loop.poller.hurry(CANCEL_FOLLOW_POLLS, CANCEL_FOLLOW_DELAY_S)
         if self.loop is not None:
             self.loop.poll_now()

@@ -19,7 +19,7 @@ BAR_WIDTH = 40
 
 
 def progress_bar_text(job: dict[str, Any], width: int = BAR_WIDTH) -> Text:
-    """`[████░░░░] 42%  25 of 60 files · probe`, or a hatched bar while the total is unknown."""
+    """`[████░░░░]  42% overall  25 of 60 files done · probe`, or a hatched bar while unknown."""
     percent = job.get("progress_percent")
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     known = isinstance(percent, int | float) and not isinstance(percent, bool)
@@ -28,13 +28,13 @@ def progress_bar_text(job: dict[str, Any], width: int = BAR_WIDTH) -> Text:
         filled = round(width * clamped / 100)
         text.append("█" * filled, style="green")
         text.append("░" * (width - filled), style="dim")
-        text.append(f" {int(clamped):3d}%")
+        text.append(f" {int(clamped):3d}% overall")
     elif job.get("status") == RUNNING:
         text.append("▚" * width, style="yellow")
-        text.append("   …")
+        text.append("   … overall")
     else:
         text.append("░" * width, style="dim")
-        text.append("    ")
+        text.append("            ")
     text.append("  ")
     text.append(counts_label(job))
     return text

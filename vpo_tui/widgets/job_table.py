@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
@@ -40,6 +41,14 @@ def render_cell(job_id: str, column: int, value: str) -> Text:
 
 class JobTable(DataTable):
     """DataTable of jobs with `apply_rows`; counts rebuilds so tests can prove there were none."""
+
+    # DataTable binds Home/End to the leftmost/rightmost column, which a row cursor ignores: in
+    # a list of jobs they mean the first and the last job. Enter is shown in the footer.
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", key_display="⏎"),
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
