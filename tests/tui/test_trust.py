@@ -23,7 +23,6 @@ from tests.tui.harness import (
 )
 from vpo_tui.screens.confirm import ConfirmScreen
 from vpo_tui.screens.detail import CANCEL_FOLLOW_DELAY_S, DetailScreen
-
 from vpo_tui.screens.jobs import JobsScreen
 
 
