@@ -9,10 +9,11 @@ daemon passes through `safe_text` (no escape sequences, one line). Unknown statu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, TERMINAL
+from vpo.jobtext import duration_text, short_time_text, time_text
 from vpo_tui.plaintext import safe_text
 
 # A symbol per status so the table reads without colour (NO_COLOR, monochrome terminals).
@@ -48,12 +49,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("status", "Status", "status"),
     Column("progress", "Prog", None),
     Column("target", "Target", "file_path"),
-    Column("created", "Created", "created_at"),
+    Column("created", "Created UTC", "created_at"),
     Column("duration", "Duration", "duration"),
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)
 SORT_FIELDS = tuple(column.sort_field for column in COLUMNS if column.sort_field)
-SORT_LABELS = {column.sort_field: column.label for column in COLUMNS if column.sort_field}
+# "Created UTC" sorts as "created": the zone is a note on the column, not part of its name.
+SORT_LABELS = {
+    column.sort_field: column.label.removesuffix(" UTC") for column in COLUMNS if column.sort_field
+}
 
 # Widths of the fixed columns (id, type, status, progress, created, duration) and the cell
 # padding DataTable adds on both sides of each column: the target column gets the rest.
@@ -88,49 +92,9 @@ def progress_label(job: dict[str, Any]) -> str:
     return ""
 
 
-def duration_label(seconds: object) -> str:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-        return ""
-    total = int(seconds)
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def created_label(value: object, now: datetime) -> str:
-    """Local time of day for today's jobs, month-day and time for older ones."""
-    moment = parse_time(value)
-    if moment is None:
-        return safe_text(value)[:11]
-    local = moment.astimezone(now.tzinfo) if now.tzinfo else moment.astimezone()
-    if local.date() == now.date():
-        return local.strftime("%H:%M:%S")
-    return local.strftime("%m-%d %H:%M")
-
-
-def timestamp_label(value: object) -> str:
-    """A full local timestamp for the detail view."""
-    moment = parse_time(value)
-    if moment is None:
-        return safe_text(value)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """The list's Created column: UTC time of day for today, month-day and minutes before."""
+    return safe_text(short_time_text(value, now))[:11]
 
 
 def shorten_path(path: str, width: int) -> str:
@@ -155,7 +119,7 @@ def job_cells(job: dict[str, Any], *, target_width: int, now: datetime) -> tuple
         progress_label(job),
         shorten_path(safe_text(job.get("file_path")), target_width),
         created_label(job.get("created_at"), now),
-        duration_label(job.get("duration_seconds")),
+        duration_text(job.get("duration_seconds")),
     )
 
 
@@ -197,12 +161,12 @@ def detail_lines(job: dict[str, Any]) -> list[list[tuple[str, str]]]:
         ],
         [("Target", safe_text(job.get("file_path")))],
         [
-            ("Created", timestamp_label(job.get("created_at"))),
-            ("Started", timestamp_label(job.get("started_at")) or "-"),
+            ("Created (UTC)", safe_text(time_text(job.get("created_at")))),
+            ("Started (UTC)", safe_text(time_text(job.get("started_at"))) or "-"),
         ],
         [
-            ("Completed", timestamp_label(job.get("completed_at")) or "-"),
-            ("Duration", duration_label(job.get("duration_seconds")) or "-"),
+            ("Completed (UTC)", safe_text(time_text(job.get("completed_at"))) or "-"),
+            ("Duration", duration_text(job.get("duration_seconds")) or "-"),
         ],
     ]
     if job.get("summary"):

@@ -19,15 +19,6 @@ def test_display_vector(vector: dict) -> None:
     assert display.detail_fields(vector["job"]) == vector["detail"]
 
 
-@pytest.mark.parametrize(
-    ("seconds", "expected"),
-    [(0, "0s"), (59, "59s"), (60, "1m 00s"), (61, "1m 01s"), (3599, "59m 59s"),
-     (3600, "1h 00m"), (86399, "23h 59m"), (90061, "25h 01m"), (None, "\u2014"), (-5, "0s")],
-)  # fmt: skip
-def test_duration_boundaries(seconds: int | None, expected: str) -> None:
-    assert display.duration(seconds) == expected
-
-
 def test_percent_is_floored_and_clamped() -> None:
     values = [0, 0.4, 99.99, 100, 150, -3, None]
     assert [display.percent(v) for v in values] == [0, 0, 99, 100, 100, 0, None]

@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from vpo.client import ApiError, VpoClient, VpoError, client_settings
-from vpo.jobs import TERMINAL, parse_timestamp
+from vpo.jobs import TERMINAL
+from vpo.jobtext import duration_text, time_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,30 +74,6 @@ def reports_errors(exit_code: int = EXIT_ERROR) -> Callable[[F], F]:
 # Formatting (pure)
 
 
-def format_duration(seconds: int | float | None) -> str:
-    if seconds is None:
-        return ""
-    total = int(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
-
-
-def format_time(value: str | None, *, seconds: bool = True) -> str:
-    """An API timestamp in the local time zone; unparsable text passes through."""
-    if not value:
-        return ""
-    try:
-        moment = parse_timestamp(value)
-    except ValueError:
-        return value
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-
 def format_progress(job: dict[str, Any]) -> str:
     percent = job.get("progress_percent")
     if isinstance(percent, int | float):
@@ -118,7 +95,7 @@ def job_outcome_line(job: dict[str, Any]) -> str:
     short = job.get("id_short") or str(job.get("id", ""))[:8]
     status = job.get("status", "?")
     line = f"job {short} {status}"
-    duration = format_duration(job.get("duration_seconds"))
+    duration = duration_text(job.get("duration_seconds"))
     if duration:
         line += f" after {duration}"
     if status == "failed" and job.get("error_message"):
@@ -141,10 +118,10 @@ def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
         ("progress", progress),
         ("target", str(job.get("file_path") or "")),
         ("priority", str(job.get("priority", ""))),
-        ("created", format_time(job.get("created_at"))),
-        ("started", format_time(job.get("started_at"))),
-        ("completed", format_time(job.get("completed_at"))),
-        ("duration", format_duration(job.get("duration_seconds"))),
+        ("created (UTC)", time_text(job.get("created_at"))),
+        ("started (UTC)", time_text(job.get("started_at"))),
+        ("completed (UTC)", time_text(job.get("completed_at"))),
+        ("duration", duration_text(job.get("duration_seconds"))),
         ("attempts", str(job.get("attempts", ""))),
         ("summary", str(job.get("summary") or "")),
         ("error", str(job.get("error_message") or "")),
@@ -159,7 +136,7 @@ def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
     table.add_column("STATUS", no_wrap=True)
     table.add_column("PROGRESS", justify="right", no_wrap=True)
     table.add_column("TARGET", overflow="fold")
-    table.add_column("CREATED", no_wrap=True)
+    table.add_column("CREATED (UTC)", no_wrap=True)
     table.add_column("DURATION", justify="right", no_wrap=True)
     for job in jobs_:
         status = str(job.get("status", ""))
@@ -170,8 +147,8 @@ def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
             format_progress(job),
             Text(str(job.get("file_path") or "")),
             # Minutes are enough in a list and leave an 80-column terminal room for the path.
-            format_time(job.get("created_at"), seconds=False),
-            format_duration(job.get("duration_seconds")),
+            time_text(job.get("created_at"), seconds=False),
+            duration_text(job.get("duration_seconds")),
         )
     return table
 

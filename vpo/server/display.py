@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from vpo.jobs import STATUSES, TERMINAL
+from vpo.jobtext import duration_text
 
 DASH = "\u2014"
 ELLIPSIS = "\u2026"
@@ -46,7 +47,11 @@ def text(value: Any) -> str:
 
 
 def timestamp(value: str | None) -> str:
-    """ "2026-11-30T06:13:23.123Z" -> "2026-11-30 06:13:23" (UTC, as stored); None -> dash."""
+    """ "2026-11-30T06:13:23.123Z" -> "2026-11-30 06:13:23" (UTC, as stored); None -> dash.
+
+    Reads the text itself rather than parsing, exactly as format.js does, so both write the
+    same characters; `vpo.jobtext.time_text` gives the same result for every API timestamp.
+    """
     if value is None or value == "":
         return DASH
     match = _TIMESTAMP.match(str(value))
@@ -54,15 +59,8 @@ def timestamp(value: str | None) -> str:
 
 
 def duration(seconds: int | float | None) -> str:
-    """Whole seconds -> "45s", "3m 05s", "2h 03m"; None -> dash."""
-    if not _is_number(seconds):
-        return DASH
-    s = max(0, math.floor(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+    """The one duration rule of `vpo.jobtext` ("3m 05s", "1d 01h"); None -> dash."""
+    return duration_text(seconds) or DASH
 
 
 def percent(value: float | None) -> int | None:

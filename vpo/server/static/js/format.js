@@ -37,7 +37,7 @@
         return n < 10 ? '0' + n : String(n);
     }
 
-    /** Whole seconds -> "45s", "3m 05s", "2h 03m"; null -> dash. */
+    /** Whole seconds -> "45s", "3m 05s", "2h 03m", "1d 01h" (vpo/jobtext.py); null -> dash. */
     function duration(seconds) {
         if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) {
             return DASH;
@@ -49,7 +49,10 @@
         if (s < 3600) {
             return Math.floor(s / 60) + 'm ' + pad2(s % 60) + 's';
         }
-        return Math.floor(s / 3600) + 'h ' + pad2(Math.floor((s % 3600) / 60)) + 'm';
+        if (s < 86400) {
+            return Math.floor(s / 3600) + 'h ' + pad2(Math.floor((s % 3600) / 60)) + 'm';
+        }
+        return Math.floor(s / 86400) + 'd ' + pad2(Math.floor((s % 86400) / 3600)) + 'h';
     }
 
     /** Floored so 99.9 never reads 100% before the job is done; null stays null. */
