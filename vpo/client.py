@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
+from vpo.pathtext import escaped_path, is_utf8
+
 T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8321"
@@ -231,7 +233,11 @@ def get_errors_call(job_id: str, *, limit: int = 50, offset: int = 0) -> Call[di
 
 
 def submit_scan_call(path: str, *, full: bool = False) -> Call[dict[str, Any]]:
-    body = {"job_type": "scan", "path": path, "full": full}
+    """`path` as Python holds it; a name that is not UTF-8 (surrogateescape, as os.fsdecode
+    gives) is sent in the API's escaped form with `path_is_utf8: false`."""
+    body: dict[str, Any] = {"job_type": "scan", "path": escaped_path(path), "full": full}
+    if not is_utf8(path):
+        body["path_is_utf8"] = False
     return Call("POST", "/api/jobs", parse_object, json_body=body)
 
 

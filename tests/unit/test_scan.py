@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.daemon import wait_until
 from tests.support.media import build_library, build_many, write_corrupt_video
@@ -500,6 +505,69 @@ def test_broken_symlink_is_a_job_error_and_the_scan_completes(harness, store, sa
     assert total == 1
     assert errors[0].path == str(dangling)
     assert str(dangling) in "\n".join(harness.log_lines(job_id))
+
+
+# Any bytes a Linux file name may hold: everything but '/' and NUL.
+name_bytes = st.binary(min_size=1, max_size=48).map(
+    lambda raw: raw.replace(b"/", b"_").replace(b"\0", b"_")
+)
+
+
+@contextmanager
+def ffprobe_hidden() -> Iterator[None]:
+    """PATH without ffprobe (the scan then records files unprobed), restored afterwards."""
+    saved = os.environ.get("PATH")
+    os.environ["PATH"] = ""
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PATH"]
+        else:
+            os.environ["PATH"] = saved
+
+
+@settings(max_examples=40, deadline=None)
+@given(folder=name_bytes, names=st.lists(name_bytes, min_size=1, max_size=4, unique=True))
+def test_any_byte_name_is_found_stored_skipped_when_unchanged_and_marked_missing(
+    folder: bytes, names: list[bytes]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, ffprobe_hidden():
+        root = os.fsencode(tmp) + b"/lib"
+        os.makedirs(root + b"/" + folder)
+        on_disk = []
+        for name in names:
+            for directory in (root, root + b"/" + folder):
+                path = directory + b"/" + name + b".mkv"
+                with open(path, "wb") as handle:
+                    handle.write(b"not a video, " + path)
+                on_disk.append(path)
+        # Hidden names (and everything in a hidden folder) are skipped by design.
+        expected = {
+            os.fsdecode(path)
+            for path in on_disk
+            if not os.path.basename(path).startswith(b".")
+            and not (folder.startswith(b".") and os.path.dirname(path) != root)
+        }
+        with JobStore(Path(tmp) / "data") as store:
+            harness = ScanHarness(store)
+            job_id, summary = harness.run([os.fsdecode(root)])
+            assert (summary["found"], summary["errors"]) == (len(expected), 0)
+            assert set(store.known_files([os.fsdecode(root)])) == expected
+            for path in expected:
+                record = store.get_file(path)
+                assert record.scan_status == "ok" and record.last_job_id == job_id
+                assert os.path.getsize(os.fsencode(record.path)) == record.size
+
+            _, summary = harness.run([os.fsdecode(root)])
+            assert (summary["skipped"], summary["scanned"]) == (len(expected), 0)
+
+            if expected:
+                gone = sorted(expected)[0]
+                os.unlink(os.fsencode(gone))
+                _, summary = harness.run([os.fsdecode(root)])
+                assert (summary["removed"], summary["skipped"]) == (1, len(expected) - 1)
+                assert store.get_file(gone).scan_status == "missing"
 
 
 def test_overlapping_roots_count_each_file_once(harness, sample_library):
