@@ -52,6 +52,10 @@ DB_FILENAME = "vpo.db"
 LOGS_DIRNAME = "logs"
 BUSY_TIMEOUT_MS = 10_000
 SCAN_STATUSES = ("ok", "error", "missing")
+# files.error_kind of an 'error' file: the scan could not read it (tried again by the next scan,
+# the cause may be gone), or ffprobe rejected its content (not probed again while the file is
+# unchanged: same bytes, same answer). NULL for other errors, e.g. a probe that timed out.
+ERROR_READ, ERROR_PROBE = "read", "probe"
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -122,6 +126,7 @@ class ScannedFile:
     scan_status: str = "ok"
     scan_error: str | None = None
     streams: list[ScannedStream] = field(default_factory=list)
+    error_kind: str | None = None  # ERROR_READ, ERROR_PROBE or None, with scan_status 'error'
 
     @property
     def hash(self) -> str | None:
@@ -139,6 +144,7 @@ class KnownFile:
     content_hash: str | None = None
     # False when the file was recorded without ffprobe: a later scan with ffprobe must probe it.
     probed: bool = True
+    error_kind: str | None = None
 
     @property
     def status(self) -> str:
@@ -333,6 +339,15 @@ MIGRATIONS: list[list[str]] = [
     # VPO from before it would read such a row as bytes and break, so it must refuse the file
     # (SchemaTooNew) instead.
     [],
+    # 4: why an 'error' file failed (ERROR_READ / ERROR_PROBE), so an unchanged file that ffprobe
+    # rejected is not probed again by every scan. Earlier rows are classified by their message.
+    [
+        "ALTER TABLE files ADD COLUMN error_kind TEXT",
+        "UPDATE files SET error_kind = 'probe' WHERE scan_status = 'error' AND "
+        "(scan_error LIKE 'ffprobe failed:%' OR scan_error LIKE 'ffprobe output is not%')",
+        "UPDATE files SET error_kind = 'read' WHERE scan_status = 'error' AND "
+        "scan_error LIKE 'cannot read file:%'",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -973,7 +988,7 @@ class JobStore:
         for root in roots:
             for clause, args in _under_root_clauses(root):
                 for row in conn.execute(
-                    "SELECT path, size, mtime, scan_status, hash, container FROM files "
+                    "SELECT path, size, mtime, scan_status, hash, container, error_kind FROM files "
                     f"WHERE {clause}",
                     args,
                 ):
@@ -985,6 +1000,7 @@ class JobStore:
                         scan_status=row["scan_status"],
                         content_hash=row["hash"],
                         probed=row["container"] is not None,
+                        error_kind=row["error_kind"],
                     )
         return known
 
@@ -1006,13 +1022,14 @@ class JobStore:
             for scanned in files:
                 file_id = conn.execute(
                     """INSERT INTO files (path, size, mtime, hash, container, duration,
-                            scan_status, scan_error, last_job_id, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            scan_status, scan_error, error_kind, last_job_id, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (path) DO UPDATE SET size = excluded.size,
                             mtime = excluded.mtime, hash = excluded.hash,
                             container = excluded.container, duration = excluded.duration,
                             scan_status = excluded.scan_status,
                             scan_error = excluded.scan_error,
+                            error_kind = excluded.error_kind,
                             last_job_id = excluded.last_job_id,
                             updated_at = excluded.updated_at
                         RETURNING id""",
@@ -1025,6 +1042,7 @@ class JobStore:
                         scanned.duration,
                         scanned.scan_status,
                         _db_text(scanned.scan_error),
+                        scanned.error_kind if scanned.scan_status == "error" else None,
                         job_id,
                         now,
                     ),
@@ -1092,7 +1110,7 @@ class JobStore:
             changed = 0
             for path in gone:
                 cursor = conn.execute(
-                    """UPDATE files SET scan_status = 'missing', scan_error = NULL,
+                    """UPDATE files SET scan_status = 'missing', scan_error = NULL, error_kind = NULL,
                             last_job_id = ?, updated_at = ?
                         WHERE path = ? AND scan_status != 'missing'""",
                     (job_id, now, _db_path(path)),

@@ -41,7 +41,7 @@ from vpo.scan import (
     run_scan,
     unique_roots,
 )
-from vpo.store import JobQuery, JobStore, KnownFile
+from vpo.store import ERROR_PROBE, JobQuery, JobStore, KnownFile
 
 # --------------------------------------------------------------------------------------------
 # Pure parts
@@ -132,6 +132,13 @@ def test_needs_scan_skips_only_unchanged_ok_files():
     for status in ("error", "missing"):
         again = KnownFile(path="/a.mkv", size=10, mtime=5.5, scan_status=status)
         assert needs_scan(again, 10, 5.5, full=False)
+    # ffprobe rejected the unchanged content: asking again would give the same answer.
+    rejected = KnownFile(
+        path="/a.mkv", size=10, mtime=5.5, scan_status="error", error_kind=ERROR_PROBE, probed=False
+    )
+    assert not needs_scan(rejected, 10, 5.5, full=False)
+    assert needs_scan(rejected, 10, 6.0, full=False)
+    assert needs_scan(rejected, 10, 5.5, full=True)
     # Recorded while ffprobe was missing: probed as soon as ffprobe is there, not before.
     unprobed = KnownFile(path="/a.mkv", size=10, mtime=5.5, scan_status="ok", probed=False)
     assert needs_scan(unprobed, 10, 5.5, full=False, can_probe=True)
@@ -361,6 +368,7 @@ def test_unreadable_and_corrupt_files_are_errors_and_the_rest_completes(
     # reorganised does exactly this). tests/integration/test_cli_scan.py covers a file that
     # cannot be read for lack of permission.
     vanishing = sample_library.path("tv/Other Show/E01.mp4")
+    content, before = vanishing.read_bytes(), vanishing.stat()
 
     def remove_before_hashing(progress: Progress) -> None:
         if progress.phase == "hash" and vanishing.exists():
@@ -385,10 +393,41 @@ def test_unreadable_and_corrupt_files_are_errors_and_the_rest_completes(
     assert f"{corrupt}: ffprobe failed" in log
     assert f"{vanishing}: cannot read file" in log
 
-    # An error is not remembered as "unchanged": the next scan tries the corrupt file again.
+    # The vanished file comes back exactly as it was (same size and mtime). A read failure is
+    # tried again, since its cause may be gone; the unchanged corrupt file is not re-probed
+    # (ffprobe would say the same) and keeps its error.
+    vanishing.write_bytes(content)
+    os.utime(vanishing, ns=(before.st_atime_ns, before.st_mtime_ns))
+    second_job, summary = harness.run([sample_library.root])
+    assert (summary["scanned"], summary["skipped"], summary["errors"]) == (1, 5, 0)
+    assert store.get_file(str(vanishing)).scan_status == "ok"
+    broken_again = store.get_file(str(corrupt))
+    assert (broken_again.scan_status, broken_again.last_job_id) == ("error", job_id)
+    assert "Invalid data found" in broken_again.scan_error
+    assert "1 of them keeps its earlier probe error" in "\n".join(harness.log_lines(second_job))
+
+
+def test_a_probe_failure_is_kept_until_the_file_changes_or_a_full_scan(
+    harness, store, sample_library, media_cache
+):
+    corrupt = write_corrupt_video(sample_library.root / "tv/Show/S01E03.mkv")
+    first_job, summary = harness.run([sample_library.root])
+    assert summary["errors"] == 1
     _, summary = harness.run([sample_library.root])
-    assert summary["scanned"] == 1
-    assert summary["removed"] == 1  # the vanished file is gone for good now
+    assert (summary["scanned"], summary["skipped"], summary["errors"]) == (0, 6, 0)
+    assert store.get_file(str(corrupt)).last_job_id == first_job
+
+    full_job, summary = harness.run([sample_library.root], full=True)
+    assert (summary["scanned"], summary["errors"]) == (6, 1)
+    assert store.get_file(str(corrupt)).last_job_id == full_job
+
+    # Replaced by a real video: the new size and mtime make it changed, so it is probed.
+    corrupt.unlink()
+    media_cache.copy_to("mkv_eng", corrupt)
+    _, summary = harness.run([sample_library.root])
+    assert (summary["scanned"], summary["errors"]) == (1, 0)
+    fixed = store.get_file(str(corrupt))
+    assert (fixed.scan_status, fixed.scan_error) == ("ok", None) and fixed.streams
 
 
 def test_cancel_mid_scan_keeps_progress_and_finished_files(harness, store, tmp_path, media_cache):

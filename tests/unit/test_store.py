@@ -100,6 +100,27 @@ def test_an_older_database_is_migrated_forward_keeping_its_rows(tmp_path: Path) 
         assert "jobs_by_status" in plan and "TEMP B-TREE" not in plan
 
 
+def test_errors_stored_before_schema_4_are_classified_by_their_message(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "vpo.db", isolation_level=None) as conn:
+        for migration in MIGRATIONS[:3]:
+            for statement in migration:
+                conn.execute(statement)
+        for path, error in (
+            ("/tv/corrupt.mkv", "ffprobe failed: Invalid data found when processing input"),
+            ("/tv/locked.mkv", "cannot read file: Permission denied (os error 13)"),
+            ("/tv/slow.mkv", "ffprobe timed out after 60 s"),
+        ):
+            conn.execute(
+                "INSERT INTO files (path, size, mtime, scan_status, scan_error, updated_at) "
+                "VALUES (?, 1, 1.0, 'error', ?, '2026-01-01T00:00:00.000Z')",
+                (path, error),
+            )
+        conn.execute("PRAGMA user_version = 3")
+    with JobStore(tmp_path) as store:
+        kinds = {path: known.error_kind for path, known in store.known_files(["/tv"]).items()}
+    assert kinds == {"/tv/corrupt.mkv": "probe", "/tv/locked.mkv": "read", "/tv/slow.mkv": None}
+
+
 def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
     with JobStore(tmp_path) as store:
         job = store.create_job("scan", "/tv")
