@@ -1110,8 +1110,8 @@ class JobStore:
             changed = 0
             for path in gone:
                 cursor = conn.execute(
-                    """UPDATE files SET scan_status = 'missing', scan_error = NULL, error_kind = NULL,
-                            last_job_id = ?, updated_at = ?
+                    """UPDATE files SET scan_status = 'missing', scan_error = NULL,
+                            error_kind = NULL, last_job_id = ?, updated_at = ?
                         WHERE path = ? AND scan_status != 'missing'""",
                     (job_id, now, _db_path(path)),
                 )
