@@ -196,6 +196,38 @@ def ffprobe_error_message(returncode: int, stderr: str, path: str = "") -> str:
     return f"ffprobe failed: {reason}"[:500]
 
 
+# What the core's walk errors start with (src/walk.rs), and how the discover line counts them.
+WALK_ERROR_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("cannot read directory:", "unreadable directory", "unreadable directories"),
+    ("broken symbolic link:", "broken symbolic link", "broken symbolic links"),
+    ("directory loop:", "directory loop", "directory loops"),
+    ("cannot stat:", "file that could not be stat'ed", "files that could not be stat'ed"),
+)
+
+
+def describe_walk_errors(errors: Iterable[tuple[str, str]]) -> str:
+    """`2 unreadable directories, 1 broken symbolic link` for the discover log line.
+
+    Each kind is named for what it is: a dangling link is not an unreadable directory.
+    """
+    counts = dict.fromkeys(range(len(WALK_ERROR_KINDS) + 1), 0)
+    for _path, message in errors:
+        kind = next(
+            (n for n, (prefix, _, _) in enumerate(WALK_ERROR_KINDS) if message.startswith(prefix)),
+            len(WALK_ERROR_KINDS),
+        )
+        counts[kind] += 1
+    names = [
+        *((one, many) for _, one, many in WALK_ERROR_KINDS),
+        ("other problem", "other problems"),
+    ]
+    return ", ".join(
+        f"{count} {names[kind][0] if count == 1 else names[kind][1]}"
+        for kind, count in counts.items()
+        if count
+    )
+
+
 def overall_percent(found: int, skipped: int, hashed: int, finished: int, probing: bool) -> float:
     """Percentage of the job done, kept below 100 until the job completes.
 
@@ -561,7 +593,7 @@ class _Scan:
         self.counts.found = len(unique)
         self.log.info(
             f"Discover: {len(unique)} video files found in {time.monotonic() - started:.1f} s"
-            + (f", {len(walk_errors)} unreadable directories" if walk_errors else "")
+            + (f", {describe_walk_errors(walk_errors)}" if walk_errors else "")
         )
         return list(unique.values())
 

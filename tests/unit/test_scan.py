@@ -33,6 +33,7 @@ from vpo.scan import (
     ProgressRecorder,
     ScanCancelled,
     ScanOptions,
+    describe_walk_errors,
     ffprobe_error_message,
     needs_scan,
     overall_percent,
@@ -543,7 +544,28 @@ def test_broken_symlink_is_a_job_error_and_the_scan_completes(harness, store, sa
     errors, total = store.file_errors(job_id, limit=10, offset=0)
     assert total == 1
     assert errors[0].path == str(dangling)
-    assert str(dangling) in "\n".join(harness.log_lines(job_id))
+    assert errors[0].message.startswith("broken symbolic link: ")
+    log = "\n".join(harness.log_lines(job_id))
+    assert f"ERROR {dangling}: broken symbolic link: " in log
+    # Counted as what it is: a dangling link is not an unreadable directory.
+    assert "5 video files found" in log and ", 1 broken symbolic link" in log
+    assert "unreadable director" not in log
+
+
+def test_walk_problems_are_counted_by_kind():
+    errors = [
+        ("/tv/a", "cannot read directory: Permission denied (os error 13)"),
+        ("/tv/b", "cannot read directory: Input/output error (os error 5)"),
+        ("/tv/c.mkv", "broken symbolic link: No such file or directory (os error 2)"),
+        ("/tv/d/up", "directory loop: leads back to /tv/d, not followed"),
+        ("/tv/e.mkv", "cannot stat: No such file or directory (os error 2)"),
+        ("/tv/f", "something new from a later core"),
+    ]
+    assert describe_walk_errors(errors) == (
+        "2 unreadable directories, 1 broken symbolic link, 1 directory loop, "
+        "1 file that could not be stat'ed, 1 other problem"
+    )
+    assert describe_walk_errors([]) == ""
 
 
 # Any bytes a Linux file name may hold: everything but '/' and NUL.
