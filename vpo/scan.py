@@ -313,9 +313,10 @@ def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -
             process.kill()
             process.communicate()
     if process.returncode != 0:
-        raise ProbeRejected(
-            ffprobe_error_message(process.returncode, stderr.decode("utf-8", "replace"), path)
-        )
+        # surrogateescape, as the path itself was decoded: ffprobe quotes the path, and the
+        # quote must match it byte for byte to be dropped (store and log escape what is left).
+        reason = stderr.decode("utf-8", "surrogateescape")
+        raise ProbeRejected(ffprobe_error_message(process.returncode, reason, path))
     return parse_ffprobe_json(stdout.decode("utf-8", "replace"))
 
 

@@ -84,7 +84,8 @@ def test_a_folder_with_such_names_scans_rescans_and_marks_missing(
         assert [(e["path"], e["path_is_utf8"]) for e in errors] == [
             (readable_root + "/broken\\xe9.mkv", False)
         ]
-        assert errors[0]["message"].startswith("ffprobe failed")
+        # ffprobe's own quote of the path is dropped, as for any other name.
+        assert errors[0]["message"] == "ffprobe failed: Invalid data found when processing input"
         log = "\n".join(http.get(f"/api/jobs/{first['id']}/logs").json()["lines"])
         assert f"ERROR {readable_root}/broken\\xe9.mkv: ffprobe failed" in log
 
@@ -123,6 +124,11 @@ def test_post_and_scan_async_on_a_directory_that_is_not_utf8(
         done = wait_for_end(http, queued["id"])
         assert (done["status"], done["summary_raw"]["found"]) == ("completed", 1), done
         assert http.get("/api/jobs", params={"search": "lie"}).json()["total"] == 1
+        # The web pages say it too (the first render; format.js is held to the same vectors).
+        page = http.get(f"/jobs/{queued['id']}").text
+        assert f'<span data-field="file_path">{escaped}</span>' in page
+        assert f">{NOTE}</span>" in page
+        assert f'title="{escaped} ({NOTE})"' in http.get("/jobs").text
 
         # Without the flag, a lone surrogate (what a Python client's json.dumps sends) and a
         # bad escape are refused with a 400 naming `path`, not a 500.
@@ -148,3 +154,41 @@ def test_post_and_scan_async_on_a_directory_that_is_not_utf8(
     assert escaped in listed.stdout and "Traceback" not in listed.stderr
     with JobStore(daemon.data_dir) as store:
         assert store.get_job(job_id).params["paths"] == [os.fsdecode(folder)]
+
+
+def test_the_cli_shows_invisible_characters_in_names_escaped(
+    daemon: DaemonProcess, tmp_path: Path, media_cache: MediaCache
+) -> None:
+    # U+202E makes the corrupt file read "holidayvkm.png" in a terminal; U+2066 and U+200B in
+    # the folder name are invisible.
+    folder = tmp_path / "show\u2066x\u200b"
+    media_cache.copy_to("mkv_eng", folder / "fine.mkv")
+    write_corrupt_video(folder / "holiday\u202egnp.mkv")
+    shown_folder = str(tmp_path / "show\\u2066x\\u200b")
+    shown_file = f"{shown_folder}/holiday\\u202egnp.mkv"
+    with daemon.client() as http:
+        job = scan(http, {"path": str(folder)})
+        assert job["status"] == "completed", job
+        assert job["file_path"] == str(folder)  # the API sends the name as it is
+        pages = http.get("/jobs").text + http.get(f"/jobs/{job['id']}").text
+    assert shown_folder in pages and f"ERROR {shown_file}" in pages
+    assert not any(ch in pages for ch in "\u202e\u2066\u200b")
+
+    outputs = {
+        "list": vpo(daemon, "jobs", "list").stdout,
+        "show": vpo(daemon, "jobs", "show", job["id"]).stdout,
+        "errors": vpo(daemon, "jobs", "errors", job["id"]).stdout,
+        "logs": vpo(daemon, "jobs", "logs", job["id"]).stdout,
+    }
+    assert shown_folder in outputs["list"] and f"target     {shown_folder}" in outputs["show"]
+    assert f"{shown_file}: ffprobe failed" in outputs["errors"]
+    assert f"ERROR {shown_file}: ffprobe failed" in outputs["logs"]
+    for name, output in outputs.items():
+        assert not any(ch in output for ch in "\u202e\u2066\u200b"), name
+
+    # The foreground scan prints the same way.
+    data_dir = tmp_path / "foreground-data"
+    foreground = vpo(daemon, "scan", str(folder), "--data-dir", str(data_dir))
+    assert foreground.returncode == 0, foreground.stderr
+    assert f"error: {shown_file}: ffprobe failed" in foreground.stdout
+    assert "\u202e" not in foreground.stdout + foreground.stderr
