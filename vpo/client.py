@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from vpo.pathtext import escaped_path, is_utf8
+from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
 
 T = TypeVar("T")
 
@@ -166,7 +166,11 @@ class Call(Generic[T]):
 
 
 def query_params(**values: Any) -> dict[str, str]:
-    """Drop unset values and spell the rest as the API expects (booleans lower case)."""
+    """Drop unset values and spell the rest as the API expects (booleans lower case).
+
+    A value from a command line may hold bytes that are not UTF-8 (surrogateescape); a URL
+    cannot carry them, so they are sent as the text `\\xNN` instead of failing.
+    """
     params: dict[str, str] = {}
     for name, value in values.items():
         if value is None:
@@ -174,7 +178,7 @@ def query_params(**values: Any) -> dict[str, str]:
         if isinstance(value, bool):
             params[name] = "true" if value else "false"
         else:
-            params[name] = str(value)
+            params[name] = escape_undecodable(str(value))
     return params
 
 
