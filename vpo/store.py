@@ -13,7 +13,8 @@ Paths (`files.path`, `file_errors.path`, `jobs.file_path`) are TEXT when the nam
 and a BLOB of the exact bytes on disk otherwise (a name from an old Windows share or a Latin-1
 rsync), so every name round-trips and a rescan finds its row again. Python holds such names as
 `str` with surrogateescape (`os.fsdecode`); `_db_path` / `_path_from_db` are the only crossings.
-Free text (error messages) is written with undecodable bytes shown as `\\xNN`.
+Free text (error messages) is written with undecodable bytes shown as `\\xNN`. Job params are
+JSON from `json.dumps`, whose ASCII `\\udcNN` escapes keep such names exact.
 """
 
 from __future__ import annotations
