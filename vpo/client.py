@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
+from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
+
 T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8321"
@@ -164,7 +166,11 @@ class Call(Generic[T]):
 
 
 def query_params(**values: Any) -> dict[str, str]:
-    """Drop unset values and spell the rest as the API expects (booleans lower case)."""
+    """Drop unset values and spell the rest as the API expects (booleans lower case).
+
+    A value from a command line may hold bytes that are not UTF-8 (surrogateescape); a URL
+    cannot carry them, so they are sent as the text `\\xNN` instead of failing.
+    """
     params: dict[str, str] = {}
     for name, value in values.items():
         if value is None:
@@ -172,7 +178,7 @@ def query_params(**values: Any) -> dict[str, str]:
         if isinstance(value, bool):
             params[name] = "true" if value else "false"
         else:
-            params[name] = str(value)
+            params[name] = escape_undecodable(str(value))
     return params
 
 
@@ -231,7 +237,11 @@ def get_errors_call(job_id: str, *, limit: int = 50, offset: int = 0) -> Call[di
 
 
 def submit_scan_call(path: str, *, full: bool = False) -> Call[dict[str, Any]]:
-    body = {"job_type": "scan", "path": path, "full": full}
+    """`path` as Python holds it; a name that is not UTF-8 (surrogateescape, as os.fsdecode
+    gives) is sent in the API's escaped form with `path_is_utf8: false`."""
+    body: dict[str, Any] = {"job_type": "scan", "path": escaped_path(path), "full": full}
+    if not is_utf8(path):
+        body["path_is_utf8"] = False
     return Call("POST", "/api/jobs", parse_object, json_body=body)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vpo.jobs import format_timestamp, utc_now
+from vpo.pathtext import escape_undecodable
 
 # Reading in fixed chunks keeps memory flat however long a log grows.
 READ_CHUNK_BYTES = 64 * 1024
@@ -41,8 +42,11 @@ def delete_log(logs_dir: Path, job_id: str) -> bool:
 
 
 def escape_message(message: str) -> str:
-    """Keep a message on one line: backslashes are doubled and CR/LF become \\r / \\n."""
-    return message.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+    """Keep a message on one line: backslashes are doubled and CR/LF become \\r / \\n. Bytes
+    of a file name that are not UTF-8 (held as surrogates) become \\xNN; after the doubling,
+    so that escape cannot be confused with a backslash that was in the message."""
+    escaped = message.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+    return escape_undecodable(escaped)
 
 
 def format_line(level: str, message: str) -> str:

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from vpo.pathtext import escaped_path, is_utf8
+
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = (
     "queued",
     "running",
@@ -144,7 +146,9 @@ class Job:
             "job_type": self.job_type,
             "status": self.status,
             "priority": self.priority,
-            "file_path": self.file_path,
+            # The escaped form (vpo/pathtext.py): a target that is not UTF-8 cannot be JSON text.
+            "file_path": escaped_path(self.file_path),
+            "file_path_is_utf8": is_utf8(self.file_path),
             "created_at": self.created_at,
             "started_at": self.started_at,
             "completed_at": self.completed_at,

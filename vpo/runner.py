@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from vpo.config import DEFAULT_EXTENSIONS
 from vpo.joblog import JobLog
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, SCAN, Job
+from vpo.pathtext import is_utf8
 from vpo.scan import Progress, ScanCancelled, ScanOptions, run_scan
 
 if TYPE_CHECKING:
@@ -80,6 +81,11 @@ def _scan_options(
 
 
 def _failure_message(exc: BaseException) -> str:
+    filename = getattr(exc, "filename", None)
+    if isinstance(exc, OSError) and isinstance(filename, str) and not is_utf8(filename):
+        # OSError quotes the name with repr(), which spells an undecodable byte \udcNN. Keep
+        # the name itself: the store and the log write such bytes as \xNN, like everywhere else.
+        return f"[Errno {exc.errno}] {exc.strerror}: '{filename}'"
     text = str(exc).strip()
     # Built-in exceptions such as FileNotFoundError already read well; others need their type.
     if isinstance(exc, OSError | ValueError) and text:

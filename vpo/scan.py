@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from vpo import _core
 from vpo.config import DEFAULT_EXTENSIONS
-from vpo.store import ScannedFile, ScannedStream
+from vpo.store import ERROR_PROBE, ERROR_READ, ScannedFile, ScannedStream
 
 if TYPE_CHECKING:
     from vpo.joblog import JobLog
@@ -94,6 +94,11 @@ class ProbeError(Exception):
     """ffprobe could not read a file (corrupt, unsupported, timed out)."""
 
 
+class ProbeRejected(ProbeError):
+    """ffprobe ran and rejected the file's content (it exited with an error, or its output was
+    not the JSON it promises). Unlike a timeout, the same bytes would give the same answer."""
+
+
 class FfprobeMissing(ProbeError):
     """There is no ffprobe executable to run."""
 
@@ -150,9 +155,9 @@ def parse_ffprobe_json(text: str) -> ProbeResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProbeError(f"ffprobe output is not valid JSON: {exc}") from None
+        raise ProbeRejected(f"ffprobe output is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ProbeError("ffprobe output is not a JSON object")
+        raise ProbeRejected("ffprobe output is not a JSON object")
     fmt = data.get("format") if isinstance(data.get("format"), dict) else {}
     streams: list[ScannedStream] = []
     for position, raw in enumerate(data.get("streams") or []):
@@ -191,6 +196,38 @@ def ffprobe_error_message(returncode: int, stderr: str, path: str = "") -> str:
     return f"ffprobe failed: {reason}"[:500]
 
 
+# What the core's walk errors start with (src/walk.rs), and how the discover line counts them.
+WALK_ERROR_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("cannot read directory:", "unreadable directory", "unreadable directories"),
+    ("broken symbolic link:", "broken symbolic link", "broken symbolic links"),
+    ("directory loop:", "directory loop", "directory loops"),
+    ("cannot stat:", "file that could not be stat'ed", "files that could not be stat'ed"),
+)
+
+
+def describe_walk_errors(errors: Iterable[tuple[str, str]]) -> str:
+    """`2 unreadable directories, 1 broken symbolic link` for the discover log line.
+
+    Each kind is named for what it is: a dangling link is not an unreadable directory.
+    """
+    counts = dict.fromkeys(range(len(WALK_ERROR_KINDS) + 1), 0)
+    for _path, message in errors:
+        kind = next(
+            (n for n, (prefix, _, _) in enumerate(WALK_ERROR_KINDS) if message.startswith(prefix)),
+            len(WALK_ERROR_KINDS),
+        )
+        counts[kind] += 1
+    names = [
+        *((one, many) for _, one, many in WALK_ERROR_KINDS),
+        ("other problem", "other problems"),
+    ]
+    return ", ".join(
+        f"{count} {names[kind][0] if count == 1 else names[kind][1]}"
+        for kind, count in counts.items()
+        if count
+    )
+
+
 def overall_percent(found: int, skipped: int, hashed: int, finished: int, probing: bool) -> float:
     """Percentage of the job done, kept below 100 until the job completes.
 
@@ -210,17 +247,23 @@ def needs_scan(
     """Whether a discovered file must be hashed and probed again.
 
     Unchanged (same size and mtime) files are skipped unless the scan is full. A file last
-    recorded as an error or as missing is scanned again: the cause may be gone, and reusing its
-    old record would keep stale data. So is a file recorded while ffprobe was missing, once
-    ffprobe is there: otherwise it would stay without stream data until a full scan.
+    recorded as missing, or as an error other than a probe rejection, is scanned again: the cause
+    may be gone (a read error, a probe timeout), and reusing its old record would keep stale
+    data. An unchanged file that ffprobe rejected is skipped and keeps its error: ffprobe would
+    only say the same again, at the cost of a process per broken file per scan. So is a file
+    recorded while ffprobe was missing, once ffprobe is there: otherwise it would stay without
+    stream data until a full scan.
     """
     if full or known is None:
         return True
+    unchanged = known.size == size and known.mtime == mtime
+    if known.status == "error" and known.error_kind == ERROR_PROBE:
+        return not unchanged
     if known.status != "ok":
         return True
     if can_probe and not known.probed:
         return True
-    return known.size != size or known.mtime != mtime
+    return not unchanged
 
 
 def unique_roots(roots: Iterable[str]) -> list[str]:
@@ -270,9 +313,10 @@ def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -
             process.kill()
             process.communicate()
     if process.returncode != 0:
-        raise ProbeError(
-            ffprobe_error_message(process.returncode, stderr.decode("utf-8", "replace"), path)
-        )
+        # surrogateescape, as the path itself was decoded: ffprobe quotes the path, and the
+        # quote must match it byte for byte to be dropped (store and log escape what is left).
+        reason = stderr.decode("utf-8", "surrogateescape")
+        raise ProbeRejected(ffprobe_error_message(process.returncode, reason, path))
     return parse_ffprobe_json(stdout.decode("utf-8", "replace"))
 
 
@@ -416,6 +460,7 @@ def _record(
     *,
     status: str,
     error: str | None = None,
+    error_kind: str | None = None,
     probe: ProbeResult | None = None,
 ) -> ScannedFile:
     return ScannedFile(
@@ -427,6 +472,7 @@ def _record(
         duration=probe.duration if probe else None,
         scan_status=status,
         scan_error=error,
+        error_kind=error_kind,
         streams=list(probe.streams) if probe else [],
     )
 
@@ -495,10 +541,10 @@ class _Scan:
             )
         )
 
-    def _file_error(self, item: _Discovered, message: str) -> None:
+    def _file_error(self, item: _Discovered, message: str, kind: str | None) -> None:
         self.counts.errors += 1
         self.log.error(f"{item.path}: {message}")
-        self._keep(item, _record(item, status="error", error=message))
+        self._keep(item, _record(item, status="error", error=message, error_kind=kind))
 
     def _keep(self, item: _Discovered, record: ScannedFile) -> None:
         """Queue one finished file for saving, counting it as added when it is new."""
@@ -557,12 +603,13 @@ class _Scan:
         self.counts.found = len(unique)
         self.log.info(
             f"Discover: {len(unique)} video files found in {time.monotonic() - started:.1f} s"
-            + (f", {len(walk_errors)} unreadable directories" if walk_errors else "")
+            + (f", {describe_walk_errors(walk_errors)}" if walk_errors else "")
         )
         return list(unique.values())
 
     def select_changed(self, discovered: list[_Discovered]) -> None:
         known = self.store.known_files(self.roots)
+        kept_errors = 0
         for item in discovered:
             previous = known.get(item.path)
             if needs_scan(
@@ -573,8 +620,15 @@ class _Scan:
                     self._new_paths.add(item.path)
             else:
                 self.counts.skipped += 1
+                kept_errors += previous is not None and previous.status == "error"
+        kept = (
+            f" ({kept_errors} of them {'keeps its' if kept_errors == 1 else 'keep their'} "
+            "earlier probe error; --full probes again)"
+            if kept_errors
+            else ""
+        )
         self.log.info(
-            f"Incremental check: {self.counts.skipped} unchanged files skipped, "
+            f"Incremental check: {self.counts.skipped} unchanged files skipped{kept}, "
             f"{len(self._todo)} to scan ({len(self._new_paths)} new)"
             if not self.options.full
             else f"Full scan: all {len(self._todo)} files will be hashed and probed"
@@ -606,7 +660,7 @@ class _Scan:
             if error is not None or digest is None:
                 errors += 1
                 self.finished += 1
-                self._file_error(item, f"cannot read file: {error or 'no hash'}")
+                self._file_error(item, f"cannot read file: {error or 'no hash'}", ERROR_READ)
             else:
                 item.digest = digest
                 readable.append(item)
@@ -687,8 +741,11 @@ class _Scan:
             return "missing"
         except ProbeStopped:
             return "stopped"
+        except ProbeRejected as exc:
+            self._file_error(item, str(exc), ERROR_PROBE)
+            return "error"
         except ProbeError as exc:
-            self._file_error(item, str(exc))
+            self._file_error(item, str(exc), None)
             return "error"
         self._keep(item, _record(item, status="ok", probe=result))
         return "ok"

@@ -8,6 +8,13 @@ writer, which keeps API requests fast while a scan is writing progress.
 
 Every write to a job row bumps the row's `version` and the store-wide `change_counter` in the
 same transaction; the server derives ETags from them, so a poll that finds nothing new is cheap.
+
+Paths (`files.path`, `file_errors.path`, `jobs.file_path`) are TEXT when the name is valid UTF-8
+and a BLOB of the exact bytes on disk otherwise (a name from an old Windows share or a Latin-1
+rsync), so every name round-trips and a rescan finds its row again. Python holds such names as
+`str` with surrogateescape (`os.fsdecode`); `_db_path` / `_path_from_db` are the only crossings.
+Free text (error messages) is written with undecodable bytes shown as `\\xNN`. Job params are
+JSON from `json.dumps`, whose ASCII `\\udcNN` escapes keep such names exact.
 """
 
 from __future__ import annotations
@@ -40,11 +47,16 @@ from vpo.jobs import (
     parse_timestamp,
     utc_now,
 )
+from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
 
 DB_FILENAME = "vpo.db"
 LOGS_DIRNAME = "logs"
 BUSY_TIMEOUT_MS = 10_000
 SCAN_STATUSES = ("ok", "error", "missing")
+# files.error_kind of an 'error' file: the scan could not read it (tried again by the next scan,
+# the cause may be gone), or ffprobe rejected its content (not probed again while the file is
+# unchanged: same bytes, same answer). NULL for other errors, e.g. a probe that timed out.
+ERROR_READ, ERROR_PROBE = "read", "probe"
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -115,6 +127,7 @@ class ScannedFile:
     scan_status: str = "ok"
     scan_error: str | None = None
     streams: list[ScannedStream] = field(default_factory=list)
+    error_kind: str | None = None  # ERROR_READ, ERROR_PROBE or None, with scan_status 'error'
 
     @property
     def hash(self) -> str | None:
@@ -132,6 +145,7 @@ class KnownFile:
     content_hash: str | None = None
     # False when the file was recorded without ffprobe: a later scan with ffprobe must probe it.
     probed: bool = True
+    error_kind: str | None = None
 
     @property
     def status(self) -> str:
@@ -169,7 +183,13 @@ class FileError:
     created_at: str
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "message": self.message, "created_at": self.created_at}
+        """The API's error item; the path in its escaped form (vpo/pathtext.py) with its flag."""
+        return {
+            "path": escaped_path(self.path),
+            "path_is_utf8": is_utf8(self.path),
+            "message": self.message,
+            "created_at": self.created_at,
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,6 +335,20 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX jobs_by_type ON jobs (job_type, created_at, id)",
         "CREATE INDEX jobs_by_path ON jobs (file_path, id)",
     ],
+    # 3: path columns may hold a BLOB (the exact bytes of a name that is not UTF-8; see the
+    # module docstring). No table changes: the new version number is what matters, because a
+    # VPO from before it would read such a row as bytes and break, so it must refuse the file
+    # (SchemaTooNew) instead.
+    [],
+    # 4: why an 'error' file failed (ERROR_READ / ERROR_PROBE), so an unchanged file that ffprobe
+    # rejected is not probed again by every scan. Earlier rows are classified by their message.
+    [
+        "ALTER TABLE files ADD COLUMN error_kind TEXT",
+        "UPDATE files SET error_kind = 'probe' WHERE scan_status = 'error' AND "
+        "(scan_error LIKE 'ffprobe failed:%' OR scan_error LIKE 'ffprobe output is not%')",
+        "UPDATE files SET error_kind = 'read' WHERE scan_status = 'error' AND "
+        "scan_error LIKE 'cannot read file:%'",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -340,13 +374,39 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _db_path(path: str) -> str | bytes:
+    """A path as stored: TEXT when it is valid UTF-8, else a BLOB of its bytes on disk.
+
+    One canonical form per name (never the same UTF-8 name as both TEXT and BLOB), so the
+    UNIQUE constraint and equality lookups keep working.
+    """
+    if is_utf8(path):
+        return path
+    try:
+        return os.fsencode(path)
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{escape_undecodable(path)!r} cannot name a file: it holds a lone surrogate"
+        ) from None
+
+
+def _path_from_db(value: str | bytes) -> str:
+    """Inverse of `_db_path`: a BLOB's bytes come back as the str `os.fsdecode` gives."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _db_text(text: str | None) -> str | None:
+    """Free text for a TEXT column: undecodable bytes of a file name shown as \\xNN."""
+    return escape_undecodable(text) if text is not None else None
+
+
 def _row_to_job(row: sqlite3.Row) -> Job:
     return Job(
         id=row["id"],
         job_type=row["job_type"],
         status=row["status"],
         priority=row["priority"],
-        file_path=row["file_path"],
+        file_path=_path_from_db(row["file_path"]),
         created_at=row["created_at"],
         started_at=row["started_at"],
         completed_at=row["completed_at"],
@@ -562,7 +622,8 @@ class JobStore:
             where.append("created_at >= ?")
             args.append(format_timestamp(q.since))
         if q.search:
-            where.append("file_path LIKE ? ESCAPE '\\'")
+            # CAST: LIKE does not look inside a BLOB (a target that is not UTF-8) otherwise.
+            where.append("CAST(file_path AS TEXT) LIKE ? ESCAPE '\\'")
             args.append("%" + _like_escape(q.search) + "%")
         if q.id_prefix:
             where.append("id LIKE ? ESCAPE '\\'")
@@ -632,10 +693,12 @@ class JobStore:
     ) -> Job:
         """Apply column assignments, bump version and change_counter; return the new row."""
         columns = ", ".join(f"{name} = ?" for name in assignments)
+        # Text values (error messages above all) may quote a file name that is not UTF-8.
+        values = [_db_text(v) if isinstance(v, str) else v for v in assignments.values()]
         row = conn.execute(
             f"UPDATE jobs SET {columns}, version = version + 1, updated_at = ? "
             f"WHERE id = ? RETURNING {_JOB_COLUMNS}",
-            [*assignments.values(), now, job_id],
+            [*values, now, job_id],
         ).fetchone()
         if row is None:
             raise JobNotFound(job_id)
@@ -663,6 +726,7 @@ class JobStore:
             raise ValueError("job_type must be a non-empty string")
         if not isinstance(file_path, str) or not file_path:
             raise ValueError("file_path must be a non-empty string")
+        stored_path = _db_path(file_path)
         if status not in (QUEUED, RUNNING):
             raise ValueError(f"a new job must be queued or running, not {status!r}")
         if isinstance(priority, bool) or not isinstance(priority, int):
@@ -690,7 +754,7 @@ class JobStore:
                     job_type,
                     status,
                     priority,
-                    file_path,
+                    stored_path,
                     created,
                     format_timestamp(max(now_dt, created_dt)) if running else None,
                     1 if running else 0,
@@ -923,19 +987,22 @@ class JobStore:
         known: dict[str, KnownFile] = {}
         conn = self._reader()
         for root in roots:
-            clause, args = _under_root_clause(root)
-            for row in conn.execute(
-                f"SELECT path, size, mtime, scan_status, hash, container FROM files WHERE {clause}",
-                args,
-            ):
-                known[row["path"]] = KnownFile(
-                    path=row["path"],
-                    size=row["size"],
-                    mtime=row["mtime"],
-                    scan_status=row["scan_status"],
-                    content_hash=row["hash"],
-                    probed=row["container"] is not None,
-                )
+            for clause, args in _under_root_clauses(root):
+                for row in conn.execute(
+                    "SELECT path, size, mtime, scan_status, hash, container, error_kind FROM files "
+                    f"WHERE {clause}",
+                    args,
+                ):
+                    path = _path_from_db(row["path"])
+                    known[path] = KnownFile(
+                        path=path,
+                        size=row["size"],
+                        mtime=row["mtime"],
+                        scan_status=row["scan_status"],
+                        content_hash=row["hash"],
+                        probed=row["container"] is not None,
+                        error_kind=row["error_kind"],
+                    )
         return known
 
     def save_scanned_files(self, job_id: str, files: list[ScannedFile]) -> None:
@@ -956,25 +1023,27 @@ class JobStore:
             for scanned in files:
                 file_id = conn.execute(
                     """INSERT INTO files (path, size, mtime, hash, container, duration,
-                            scan_status, scan_error, last_job_id, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            scan_status, scan_error, error_kind, last_job_id, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (path) DO UPDATE SET size = excluded.size,
                             mtime = excluded.mtime, hash = excluded.hash,
                             container = excluded.container, duration = excluded.duration,
                             scan_status = excluded.scan_status,
                             scan_error = excluded.scan_error,
+                            error_kind = excluded.error_kind,
                             last_job_id = excluded.last_job_id,
                             updated_at = excluded.updated_at
                         RETURNING id""",
                     (
-                        scanned.path,
+                        _db_path(scanned.path),
                         scanned.size,
                         scanned.mtime,
                         scanned.content_hash,
                         scanned.container,
                         scanned.duration,
                         scanned.scan_status,
-                        scanned.scan_error,
+                        _db_text(scanned.scan_error),
+                        scanned.error_kind if scanned.scan_status == "error" else None,
                         job_id,
                         now,
                     ),
@@ -1019,7 +1088,7 @@ class JobStore:
         conn.execute(
             """INSERT INTO file_errors (job_id, path, message, created_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (job_id, path) DO UPDATE SET message = excluded.message""",
-            (job_id, path, message, now),
+            (job_id, _db_path(path), _db_text(message), now),
         )
 
     def mark_missing(self, roots: list[str], seen: set[str], job_id: str) -> int:
@@ -1043,9 +1112,9 @@ class JobStore:
             for path in gone:
                 cursor = conn.execute(
                     """UPDATE files SET scan_status = 'missing', scan_error = NULL,
-                            last_job_id = ?, updated_at = ?
+                            error_kind = NULL, last_job_id = ?, updated_at = ?
                         WHERE path = ? AND scan_status != 'missing'""",
-                    (job_id, now, path),
+                    (job_id, now, _db_path(path)),
                 )
                 changed += cursor.rowcount
         return changed
@@ -1065,7 +1134,7 @@ class JobStore:
             ).fetchall()
         errors = [
             FileError(
-                path=row["path"],
+                path=_path_from_db(row["path"]),
                 message=row["message"],
                 job_id=row["job_id"],
                 created_at=row["created_at"],
@@ -1079,7 +1148,7 @@ class JobStore:
             row = conn.execute(
                 """SELECT id, path, size, mtime, hash, container, duration, scan_status,
                         scan_error, last_job_id, updated_at FROM files WHERE path = ?""",
-                (path,),
+                (_db_path(path),),
             ).fetchone()
             if row is None:
                 return None
@@ -1098,7 +1167,7 @@ class JobStore:
                 )
             ]
         return FileRecord(
-            path=row["path"],
+            path=_path_from_db(row["path"]),
             size=row["size"],
             mtime=row["mtime"],
             content_hash=row["hash"],
@@ -1112,15 +1181,26 @@ class JobStore:
         )
 
 
-def _under_root_clause(root: str) -> tuple[str, list[object]]:
-    """SQL matching paths equal to `root` or below it on a whole segment boundary.
+def _under_root_clauses(root: str) -> list[tuple[str, list[object]]]:
+    """SQL matching paths equal to `root` or below it on a whole segment boundary: one clause
+    for the TEXT paths and one for the BLOB paths (names that are not UTF-8).
 
     A range on the path index rather than LIKE: LIKE ignores ASCII case, and /TV is not /tv.
-    Everything below "/tv/" sorts in ["/tv/", "/tv0") because "0" follows "/".
+    Everything below "/tv/" sorts in ["/tv/", "/tv0") because "0" follows "/"; SQLite orders
+    TEXT before every BLOB and BLOBs byte by byte, so a TEXT range never meets a BLOB and the
+    BLOB range is the same range in bytes. Below a root that is not UTF-8 every name is a BLOB.
     """
     trimmed = root.rstrip("/")
-    prefix = trimmed + "/"
-    upper = trimmed + chr(ord("/") + 1)
+    blob_trimmed = os.fsencode(trimmed)
+    clauses = [_range_clause(blob_trimmed, blob_trimmed + b"/", blob_trimmed + b"0")]
+    if is_utf8(trimmed):
+        clauses.insert(0, _range_clause(trimmed, trimmed + "/", trimmed + "0"))
+    return clauses
+
+
+def _range_clause(
+    trimmed: str | bytes, prefix: str | bytes, upper: str | bytes
+) -> tuple[str, list[object]]:
     if not trimmed:
         return "(path >= ? AND path < ?)", [prefix, upper]
     return "(path = ? OR (path >= ? AND path < ?))", [trimmed, prefix, upper]

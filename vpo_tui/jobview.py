@@ -14,6 +14,7 @@ from typing import Any
 
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, TERMINAL
 from vpo.jobtext import duration_text, short_time_text, time_text
+from vpo.pathtext import not_utf8_note
 from vpo_tui.plaintext import safe_text
 
 # A symbol per status so the table reads without colour (NO_COLOR, monochrome terminals).
@@ -123,6 +124,14 @@ def job_cells(job: dict[str, Any], *, target_width: int, now: datetime) -> tuple
     )
 
 
+def target_label(job: dict[str, Any]) -> str:
+    """The full target for the detail view, noting a name that is not UTF-8 (the API sends
+    it escaped, `\\xNN` per byte, with `file_path_is_utf8` false)."""
+    note = not_utf8_note(job.get("file_path_is_utf8"))
+    path = safe_text(job.get("file_path"))
+    return f"{path} ({note})" if note else path
+
+
 def is_terminal(job: dict[str, Any]) -> bool:
     return job.get("status") in TERMINAL
 
@@ -159,7 +168,7 @@ def detail_lines(job: dict[str, Any]) -> list[list[tuple[str, str]]]:
             ("Priority", safe_text(job.get("priority"))),
             ("Attempts", safe_text(job.get("attempts"))),
         ],
-        [("Target", safe_text(job.get("file_path")))],
+        [("Target", target_label(job))],
         [
             ("Created (UTC)", safe_text(time_text(job.get("created_at")))),
             ("Started (UTC)", safe_text(time_text(job.get("started_at"))) or "-"),

@@ -4,11 +4,16 @@ A log line or a file name is data, never instructions to the terminal: an escape
 log line (ffprobe output, a hostile file name) could recolour, move the cursor, retitle the
 window or worse. Everything the daemon sends passes through `safe_text` before it is shown, and
 the widgets receive `rich.text.Text` objects so square brackets are never parsed as markup.
+Invisible format characters (a right-to-left override U+202E makes `holiday\u202egnp.mkv` read
+as `holidayvkm.png`, zero-width characters hide in names) are not removed but shown escaped,
+so the user sees that the name holds them.
 """
 
 from __future__ import annotations
 
 import re
+
+from vpo.pathtext import visible
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC (ESC P/X/^/_ ... ST),
 # two-character escapes (ESC + one byte), and the 8-bit C1 forms of CSI (0x9b) and OSC (0x9d).
@@ -33,7 +38,8 @@ def strip_escapes(text: str) -> str:
 
 
 def safe_text(value: object) -> str:
-    """Any daemon value as one printable line (None becomes the empty string)."""
+    """Any daemon value as one printable line (None becomes the empty string), with invisible
+    format characters shown as `\\uNNNN`."""
     if value is None:
         return ""
-    return strip_escapes(str(value))
+    return visible(strip_escapes(str(value)))

@@ -8,6 +8,7 @@ job written through the store in the daemon's data dir (a foreground `vpo scan` 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -376,3 +377,42 @@ def test_first_poll_after_the_server_render_rewrites_nothing(
     assert counter.take() == []
     wait_for(page, lambda: 304 in responses, LIVE_TIMEOUT)
     assert counter.take() == []
+
+
+def test_hidden_characters_and_names_that_are_not_utf8_read_escaped(
+    page: Page, web_daemon: DaemonProcess, tmp_path: Path
+):
+    # U+202E would make "holiday\u202egnp" read "holidaypng"; the second folder's name is the
+    # bytes of "Amélie" in Latin-1, which the API sends escaped with file_path_is_utf8 false.
+    disguised = tmp_path / "holiday\u202egnp"
+    disguised.mkdir()
+    latin1 = os.fsencode(tmp_path) + b"/Am\xe9lie"
+    os.mkdir(latin1)
+    shown_disguised = str(tmp_path / "holiday\\u202egnp")
+    shown_latin1 = str(tmp_path / "Am\\xe9lie")
+    note = "not UTF-8: bytes shown as \\xNN"
+    page.goto(f"{web_daemon.url}/jobs")
+    with web_daemon.client() as http:
+        first = http.post("/api/jobs", json={"job_type": "scan", "path": str(disguised)}).json()
+        second = http.post(
+            "/api/jobs", json={"job_type": "scan", "path": shown_latin1, "path_is_utf8": False}
+        ).json()
+
+    # Inserted by a poll (format.js) ...
+    wait_for(page, lambda: second["id"] in row_ids(page), LIVE_TIMEOUT)
+    assert row(page, first["id"], "file_path").text_content() == shown_disguised
+    assert row(page, second["id"], "file_path").text_content() == shown_latin1
+    assert row(page, second["id"], "file_path").get_attribute("title") == f"{shown_latin1} ({note})"
+    bidi = row(page, first["id"], "file_path").evaluate("c => getComputedStyle(c).unicodeBidi")
+    assert bidi == "isolate"
+    # ... and on the detail page, where a poll keeps the same text.
+    page.goto(f"{web_daemon.url}/jobs/{second['id']}")
+    assert page.text_content('[data-field="file_path"]') == shown_latin1
+    assert page.locator('[data-field="file_path_note"]').is_visible()
+    assert page.text_content('[data-field="file_path_note"]') == note
+    wait_for(page, lambda: shown_latin1 in page.text_content("#job-log"), LIVE_TIMEOUT)
+    page.goto(f"{web_daemon.url}/jobs/{first['id']}")
+    assert page.text_content('[data-field="file_path"]') == shown_disguised
+    assert not page.locator('[data-field="file_path_note"]').is_visible()
+    wait_for(page, lambda: shown_disguised in page.text_content("#job-log"), LIVE_TIMEOUT)
+    assert "\u202e" not in page.text_content("main")

@@ -27,7 +27,8 @@ TOKEN = "test-token-0123456789abcdef"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 LIST_FIELDS = {
-    "id", "id_short", "job_type", "status", "priority", "file_path", "created_at", "started_at",
+    "id", "id_short", "job_type", "status", "priority", "file_path", "file_path_is_utf8",
+    "created_at", "started_at",
     "completed_at", "progress_percent", "phase", "processed_count", "total_count",
     "duration_seconds", "error_message", "attempts",
 }  # fmt: skip
@@ -140,7 +141,7 @@ def test_scan_is_queued_runs_and_completes(
     errors = http.get(f"/api/jobs/{job['id']}/errors").json()
     assert errors["total"] == 1 and errors["limit"] == 50 and errors["offset"] == 0
     assert errors["errors"][0]["path"].endswith("broken.mkv")
-    assert set(errors["errors"][0]) == {"path", "message", "created_at"}
+    assert set(errors["errors"][0]) == {"path", "path_is_utf8", "message", "created_at"}
     empty_page = http.get(f"/api/jobs/{job['id']}/errors", params={"offset": 1}).json()
     assert empty_page["errors"] == [] and empty_page["total"] == 1
 

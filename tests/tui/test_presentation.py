@@ -13,6 +13,7 @@ import pytest
 from vpo_tui.jobview import (
     counts_label,
     created_label,
+    detail_lines,
     job_cells,
     progress_label,
     shorten_path,
@@ -85,6 +86,27 @@ def test_job_cells_strip_escapes_and_keep_brackets():
     }
     cells = job_cells(job, target_width=40, now=NOW)
     assert cells == ("01234567", "scan", "▶ running", "10%", "/x/[bold]red", "11:00:00", "5s")
+
+
+def test_invisible_characters_in_paths_are_shown_escaped():
+    job = {
+        "id": "0123456789ab",
+        "status": "completed",
+        # U+202E would make the name read "holidayvkm.png"; U+200B and U+2066 are invisible.
+        "file_path": "/x/holiday\u202egnp.mkv\u200b\u2066",
+        "file_path_is_utf8": True,
+    }
+    cells = job_cells(job, target_width=60, now=NOW)
+    assert cells[4] == "/x/holiday\\u202egnp.mkv\\u200b\\u2066"
+    target = dict(pair for line in detail_lines(job) for pair in line)["Target"]
+    assert target == "/x/holiday\\u202egnp.mkv\\u200b\\u2066"
+
+
+def test_a_target_that_is_not_utf8_is_shown_escaped_with_a_note():
+    job = {"id": "0123456789ab", "file_path": "/lib/Am\\xe9lie", "file_path_is_utf8": False}
+    assert job_cells(job, target_width=60, now=NOW)[4] == "/lib/Am\\xe9lie"
+    target = dict(pair for line in detail_lines(job) for pair in line)["Target"]
+    assert target == "/lib/Am\\xe9lie (not UTF-8: bytes shown as \\xNN)"
 
 
 def test_list_query_cycles_and_paging():

@@ -64,6 +64,21 @@ def page_body(jobs: list[dict], total: int | None = None) -> bytes:
 # --- request building --------------------------------------------------------------------------
 
 
+def test_query_params_never_fail_on_bytes_that_are_not_utf8():
+    # `vpo jobs list --search $'\xff'`: argv holds the byte as a surrogate, a URL cannot.
+    assert query_params(search="Am\udce9") == {"search": "Am\\xe9"}
+
+
+def test_submit_sends_a_name_that_is_not_utf8_escaped_and_flagged():
+    assert submit_scan_call("/lib/Am\udce9lie").json_body == {
+        "job_type": "scan",
+        "path": "/lib/Am\\xe9lie",
+        "path_is_utf8": False,
+        "full": False,
+    }
+    assert "path_is_utf8" not in submit_scan_call("/lib/tv").json_body
+
+
 def test_query_params_drop_unset_values_and_spell_booleans_lower_case():
     assert query_params(a=None, b=3, c=True, d=False, e="x y") == {
         "b": "3",

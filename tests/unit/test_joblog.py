@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from pathlib import Path
@@ -38,6 +39,17 @@ def test_newlines_in_a_message_stay_on_one_line(tmp_path: Path) -> None:
     page = read_log(tmp_path, JOB_ID)
     assert page.total_lines == 1
     assert page.lines[0].endswith("ffprobe said:\\nInvalid data\\r\\nfound at C:\\\\x")
+
+
+def test_a_file_name_that_is_not_utf8_is_logged_with_its_bytes_escaped(tmp_path: Path) -> None:
+    name = os.fsdecode(b"/lib/bad\xff.mkv")
+    with JobLog(tmp_path, JOB_ID) as log:
+        log.error(f"{name}: ffprobe failed")
+        log.info("a literal \\xff stays apart")
+    lines = read_log(tmp_path, JOB_ID).lines
+    assert lines[0].endswith("ERROR /lib/bad\\xff.mkv: ffprobe failed")
+    # The log's own escapes double a real backslash, so the two cannot be confused.
+    assert lines[1].endswith("a literal \\\\xff stays apart")
 
 
 def test_a_reader_sees_each_line_while_the_writer_is_still_open(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ LIST_FIELDS = {
     "status",
     "priority",
     "file_path",
+    "file_path_is_utf8",
     "created_at",
     "started_at",
     "completed_at",

@@ -6,6 +6,7 @@ callback at a known point of the scan, so nothing depends on timing.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -67,6 +68,16 @@ def test_missing_root_fails_naming_the_path(store, tmp_path):
     assert final.status == FAILED
     assert "gone" in final.error_message
     assert "Job failed" in log_text(store, job.id)
+
+
+def test_a_missing_root_that_is_not_utf8_is_named_with_its_bytes_escaped(store, tmp_path):
+    gone = os.fsdecode(os.fsencode(tmp_path) + b"/gone\xe9")
+    final = run_job(store, running_scan(store, gone))
+    assert final.status == FAILED
+    assert final.error_message == (f"[Errno 2] scan root does not exist: '{tmp_path}/gone\\xe9'")
+    assert f"Job failed: [Errno 2] scan root does not exist: '{tmp_path}/gone\\xe9'" in (
+        log_text(store, final.id)
+    )
 
 
 def test_an_exception_in_the_scan_fails_the_job_with_its_type_and_message(store, sample_library):

@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.daemon import wait_until
 from tests.support.media import build_library, build_many, write_corrupt_video
@@ -28,6 +33,7 @@ from vpo.scan import (
     ProgressRecorder,
     ScanCancelled,
     ScanOptions,
+    describe_walk_errors,
     ffprobe_error_message,
     needs_scan,
     overall_percent,
@@ -36,7 +42,7 @@ from vpo.scan import (
     run_scan,
     unique_roots,
 )
-from vpo.store import JobQuery, JobStore, KnownFile
+from vpo.store import ERROR_PROBE, JobQuery, JobStore, KnownFile
 
 # --------------------------------------------------------------------------------------------
 # Pure parts
@@ -127,6 +133,13 @@ def test_needs_scan_skips_only_unchanged_ok_files():
     for status in ("error", "missing"):
         again = KnownFile(path="/a.mkv", size=10, mtime=5.5, scan_status=status)
         assert needs_scan(again, 10, 5.5, full=False)
+    # ffprobe rejected the unchanged content: asking again would give the same answer.
+    rejected = KnownFile(
+        path="/a.mkv", size=10, mtime=5.5, scan_status="error", error_kind=ERROR_PROBE, probed=False
+    )
+    assert not needs_scan(rejected, 10, 5.5, full=False)
+    assert needs_scan(rejected, 10, 6.0, full=False)
+    assert needs_scan(rejected, 10, 5.5, full=True)
     # Recorded while ffprobe was missing: probed as soon as ffprobe is there, not before.
     unprobed = KnownFile(path="/a.mkv", size=10, mtime=5.5, scan_status="ok", probed=False)
     assert needs_scan(unprobed, 10, 5.5, full=False, can_probe=True)
@@ -356,6 +369,7 @@ def test_unreadable_and_corrupt_files_are_errors_and_the_rest_completes(
     # reorganised does exactly this). tests/integration/test_cli_scan.py covers a file that
     # cannot be read for lack of permission.
     vanishing = sample_library.path("tv/Other Show/E01.mp4")
+    content, before = vanishing.read_bytes(), vanishing.stat()
 
     def remove_before_hashing(progress: Progress) -> None:
         if progress.phase == "hash" and vanishing.exists():
@@ -380,10 +394,41 @@ def test_unreadable_and_corrupt_files_are_errors_and_the_rest_completes(
     assert f"{corrupt}: ffprobe failed" in log
     assert f"{vanishing}: cannot read file" in log
 
-    # An error is not remembered as "unchanged": the next scan tries the corrupt file again.
+    # The vanished file comes back exactly as it was (same size and mtime). A read failure is
+    # tried again, since its cause may be gone; the unchanged corrupt file is not re-probed
+    # (ffprobe would say the same) and keeps its error.
+    vanishing.write_bytes(content)
+    os.utime(vanishing, ns=(before.st_atime_ns, before.st_mtime_ns))
+    second_job, summary = harness.run([sample_library.root])
+    assert (summary["scanned"], summary["skipped"], summary["errors"]) == (1, 5, 0)
+    assert store.get_file(str(vanishing)).scan_status == "ok"
+    broken_again = store.get_file(str(corrupt))
+    assert (broken_again.scan_status, broken_again.last_job_id) == ("error", job_id)
+    assert "Invalid data found" in broken_again.scan_error
+    assert "1 of them keeps its earlier probe error" in "\n".join(harness.log_lines(second_job))
+
+
+def test_a_probe_failure_is_kept_until_the_file_changes_or_a_full_scan(
+    harness, store, sample_library, media_cache
+):
+    corrupt = write_corrupt_video(sample_library.root / "tv/Show/S01E03.mkv")
+    first_job, summary = harness.run([sample_library.root])
+    assert summary["errors"] == 1
     _, summary = harness.run([sample_library.root])
-    assert summary["scanned"] == 1
-    assert summary["removed"] == 1  # the vanished file is gone for good now
+    assert (summary["scanned"], summary["skipped"], summary["errors"]) == (0, 6, 0)
+    assert store.get_file(str(corrupt)).last_job_id == first_job
+
+    full_job, summary = harness.run([sample_library.root], full=True)
+    assert (summary["scanned"], summary["errors"]) == (6, 1)
+    assert store.get_file(str(corrupt)).last_job_id == full_job
+
+    # Replaced by a real video: the new size and mtime make it changed, so it is probed.
+    corrupt.unlink()
+    media_cache.copy_to("mkv_eng", corrupt)
+    _, summary = harness.run([sample_library.root])
+    assert (summary["scanned"], summary["errors"]) == (1, 0)
+    fixed = store.get_file(str(corrupt))
+    assert (fixed.scan_status, fixed.scan_error) == ("ok", None) and fixed.streams
 
 
 def test_cancel_mid_scan_keeps_progress_and_finished_files(harness, store, tmp_path, media_cache):
@@ -501,7 +546,91 @@ def test_broken_symlink_is_a_job_error_and_the_scan_completes(harness, store, sa
     errors, total = store.file_errors(job_id, limit=10, offset=0)
     assert total == 1
     assert errors[0].path == str(dangling)
-    assert str(dangling) in "\n".join(harness.log_lines(job_id))
+    assert errors[0].message.startswith("broken symbolic link: ")
+    log = "\n".join(harness.log_lines(job_id))
+    assert f"ERROR {dangling}: broken symbolic link: " in log
+    # Counted as what it is: a dangling link is not an unreadable directory.
+    assert "5 video files found" in log and ", 1 broken symbolic link" in log
+    assert "unreadable director" not in log
+
+
+def test_walk_problems_are_counted_by_kind():
+    errors = [
+        ("/tv/a", "cannot read directory: Permission denied (os error 13)"),
+        ("/tv/b", "cannot read directory: Input/output error (os error 5)"),
+        ("/tv/c.mkv", "broken symbolic link: No such file or directory (os error 2)"),
+        ("/tv/d/up", "directory loop: leads back to /tv/d, not followed"),
+        ("/tv/e.mkv", "cannot stat: No such file or directory (os error 2)"),
+        ("/tv/f", "something new from a later core"),
+    ]
+    assert describe_walk_errors(errors) == (
+        "2 unreadable directories, 1 broken symbolic link, 1 directory loop, "
+        "1 file that could not be stat'ed, 1 other problem"
+    )
+    assert describe_walk_errors([]) == ""
+
+
+# Any bytes a Linux file name may hold: everything but '/' and NUL.
+name_bytes = st.binary(min_size=1, max_size=48).map(
+    lambda raw: raw.replace(b"/", b"_").replace(b"\0", b"_")
+)
+
+
+@contextmanager
+def ffprobe_hidden() -> Iterator[None]:
+    """PATH without ffprobe (the scan then records files unprobed), restored afterwards."""
+    saved = os.environ.get("PATH")
+    os.environ["PATH"] = ""
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PATH"]
+        else:
+            os.environ["PATH"] = saved
+
+
+@settings(max_examples=40, deadline=None)
+@given(folder=name_bytes, names=st.lists(name_bytes, min_size=1, max_size=4, unique=True))
+def test_any_byte_name_is_found_stored_skipped_when_unchanged_and_marked_missing(
+    folder: bytes, names: list[bytes]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, ffprobe_hidden():
+        root = os.fsencode(tmp) + b"/lib"
+        os.makedirs(root + b"/" + folder)
+        on_disk = []
+        for name in names:
+            for directory in (root, root + b"/" + folder):
+                path = directory + b"/" + name + b".mkv"
+                with open(path, "wb") as handle:
+                    handle.write(b"not a video, " + path)
+                on_disk.append(path)
+        # Hidden names (and everything in a hidden folder) are skipped by design.
+        expected = {
+            os.fsdecode(path)
+            for path in on_disk
+            if not os.path.basename(path).startswith(b".")
+            and not (folder.startswith(b".") and os.path.dirname(path) != root)
+        }
+        with JobStore(Path(tmp) / "data") as store:
+            harness = ScanHarness(store)
+            job_id, summary = harness.run([os.fsdecode(root)])
+            assert (summary["found"], summary["errors"]) == (len(expected), 0)
+            assert set(store.known_files([os.fsdecode(root)])) == expected
+            for path in expected:
+                record = store.get_file(path)
+                assert record.scan_status == "ok" and record.last_job_id == job_id
+                assert os.path.getsize(os.fsencode(record.path)) == record.size
+
+            _, summary = harness.run([os.fsdecode(root)])
+            assert (summary["skipped"], summary["scanned"]) == (len(expected), 0)
+
+            if expected:
+                gone = sorted(expected)[0]
+                os.unlink(os.fsencode(gone))
+                _, summary = harness.run([os.fsdecode(root)])
+                assert (summary["removed"], summary["skipped"]) == (1, len(expected) - 1)
+                assert store.get_file(gone).scan_status == "missing"
 
 
 def test_overlapping_roots_count_each_file_once(harness, sample_library):

@@ -100,6 +100,27 @@ def test_an_older_database_is_migrated_forward_keeping_its_rows(tmp_path: Path) 
         assert "jobs_by_status" in plan and "TEMP B-TREE" not in plan
 
 
+def test_errors_stored_before_schema_4_are_classified_by_their_message(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "vpo.db", isolation_level=None) as conn:
+        for migration in MIGRATIONS[:3]:
+            for statement in migration:
+                conn.execute(statement)
+        for path, error in (
+            ("/tv/corrupt.mkv", "ffprobe failed: Invalid data found when processing input"),
+            ("/tv/locked.mkv", "cannot read file: Permission denied (os error 13)"),
+            ("/tv/slow.mkv", "ffprobe timed out after 60 s"),
+        ):
+            conn.execute(
+                "INSERT INTO files (path, size, mtime, scan_status, scan_error, updated_at) "
+                "VALUES (?, 1, 1.0, 'error', ?, '2026-01-01T00:00:00.000Z')",
+                (path, error),
+            )
+        conn.execute("PRAGMA user_version = 3")
+    with JobStore(tmp_path) as store:
+        kinds = {path: known.error_kind for path, known in store.known_files(["/tv"]).items()}
+    assert kinds == {"/tv/corrupt.mkv": "probe", "/tv/locked.mkv": "read", "/tv/slow.mkv": None}
+
+
 def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
     with JobStore(tmp_path) as store:
         job = store.create_job("scan", "/tv")
@@ -876,6 +897,92 @@ def test_a_new_attempt_starts_with_a_clean_error_list(store: JobStore, scan_job:
     store.requeue_job(scan_job.id, "restart")
     store.claim_next_job(OWNER)
     assert store.file_errors(scan_job.id, 10, 0) == ([], 0)
+
+
+# --- names that are not UTF-8 ----------------------------------------------------------------
+
+# What a NAS holds after an SMB copy from an old Windows or a Latin-1 rsync: the bytes of
+# "Amélie" in Latin-1, kept by Python as surrogates (os.fsdecode).
+LATIN1_DIR = os.fsdecode(b"/tv/Am\xe9lie")
+LATIN1_FILE = os.fsdecode(b"/tv/bad\xff.mkv")
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_as_its_exact_bytes(
+    store: JobStore, scan_job: Job
+) -> None:
+    store.save_scanned_files(
+        scan_job.id, [video("/tv/good.mkv"), video(LATIN1_FILE), video(LATIN1_DIR + "/e1.mkv")]
+    )
+    record = store.get_file(LATIN1_FILE)
+    assert record is not None and record.path == LATIN1_FILE
+    assert os.fsencode(record.path) == b"/tv/bad\xff.mkv"
+    assert [s.codec for s in record.streams] == ["h264", "aac"]
+    # UTF-8 names stay TEXT (readable with any SQLite tool); the others are BLOBs of the bytes.
+    with raw_connection(store) as conn:
+        stored = dict(conn.execute("SELECT path, typeof(path) FROM files").fetchall())
+    assert stored == {
+        "/tv/good.mkv": "text",
+        b"/tv/bad\xff.mkv": "blob",
+        b"/tv/Am\xe9lie/e1.mkv": "blob",
+    }
+    # A rescan finds every row again under its root, whichever way it is stored.
+    assert set(store.known_files(["/tv"])) == {"/tv/good.mkv", LATIN1_FILE, LATIN1_DIR + "/e1.mkv"}
+    assert set(store.known_files([LATIN1_DIR])) == {LATIN1_DIR + "/e1.mkv"}
+    assert set(store.known_files(["/"])) == set(store.known_files(["/tv"]))
+    # Saving it again updates the same row instead of adding a second one.
+    store.save_scanned_files(scan_job.id, [video(LATIN1_FILE, size=7)])
+    assert row_count(store, "files") == 3 and store.get_file(LATIN1_FILE).size == 7
+
+
+def test_missing_works_for_names_that_are_not_utf8(store: JobStore, scan_job: Job) -> None:
+    store.save_scanned_files(scan_job.id, [video("/tv/good.mkv"), video(LATIN1_FILE)])
+    assert store.mark_missing(["/tv"], {"/tv/good.mkv"}, scan_job.id) == 1
+    assert store.get_file(LATIN1_FILE).scan_status == "missing"
+    assert store.get_file("/tv/good.mkv").scan_status == "ok"
+    # Seen again: nothing more is marked.
+    store.save_scanned_files(scan_job.id, [video(LATIN1_FILE)])
+    assert store.mark_missing(["/tv"], {"/tv/good.mkv", LATIN1_FILE}, scan_job.id) == 0
+
+
+def test_errors_and_messages_naming_such_files_are_kept(store: JobStore, scan_job: Job) -> None:
+    store.save_scanned_files(
+        scan_job.id,
+        [video(LATIN1_FILE, scan_status="error", scan_error=f"{LATIN1_FILE}: bad", streams=[])],
+    )
+    store.record_file_errors(scan_job.id, [(LATIN1_DIR, "cannot read directory: denied")])
+    errors, total = store.file_errors(scan_job.id, 10, 0)
+    assert total == 2
+    assert [e.path for e in errors] == [LATIN1_FILE, LATIN1_DIR]
+    # Messages are for people: the undecodable byte reads \xff.
+    assert errors[0].message == "/tv/bad\\xff.mkv: bad"
+    assert store.get_file(LATIN1_FILE).scan_error == "/tv/bad\\xff.mkv: bad"
+    assert errors[0].to_dict() == {
+        "path": "/tv/bad\\xff.mkv",
+        "path_is_utf8": False,
+        "message": "/tv/bad\\xff.mkv: bad",
+        "created_at": errors[0].created_at,
+    }
+    assert errors[1].to_dict()["path"] == "/tv/Am\\xe9lie"
+
+
+def test_a_job_on_a_directory_that_is_not_utf8(store: JobStore) -> None:
+    job = store.create_job("scan", LATIN1_DIR, params={"paths": [LATIN1_DIR], "full": False})
+    again = store.get_job(job.id)
+    assert again.file_path == LATIN1_DIR and again.params["paths"] == [LATIN1_DIR]
+    listed = again.to_list_dict()
+    assert (listed["file_path"], listed["file_path_is_utf8"]) == ("/tv/Am\\xe9lie", False)
+    assert store.create_job("scan", "/tv").to_list_dict()["file_path_is_utf8"] is True
+    # Search looks inside such targets too, and an error message quoting one is stored.
+    assert [j.id for j in store.list_jobs(JobQuery(search="lie"))[0]] == [job.id]
+    claimed = store.claim_next_job(OWNER)
+    failed = store.finish_job(claimed.id, FAILED, error_message=f"cannot scan {LATIN1_DIR}")
+    assert failed.error_message == "cannot scan /tv/Am\\xe9lie"
+
+
+def test_a_string_that_cannot_name_a_file_is_refused_and_writes_nothing(store: JobStore) -> None:
+    with pytest.raises(ValueError, match="lone surrogate"):
+        store.create_job("scan", "/tv/\ud800")
+    assert row_count(store, "jobs") == 0
 
 
 # --- health and closing ----------------------------------------------------------------------

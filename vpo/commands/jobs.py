@@ -24,6 +24,7 @@ from rich.text import Text
 from vpo.client import ApiError, VpoClient, VpoError, client_settings
 from vpo.jobs import TERMINAL
 from vpo.jobtext import duration_text, time_text
+from vpo.pathtext import not_utf8_note, visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,10 +100,17 @@ def job_outcome_line(job: dict[str, Any]) -> str:
     if duration:
         line += f" after {duration}"
     if status == "failed" and job.get("error_message"):
-        line += f": {job['error_message']}"
+        line += f": {visible(job['error_message'])}"
     elif job.get("summary"):
         line += f": {job['summary']}"
     return line
+
+
+def path_label(path: object, utf8: object) -> str:
+    """A path from the API as it should read in a terminal: invisible and control characters
+    escaped (a name cannot disguise its extension), plus a note when it is not UTF-8."""
+    note = not_utf8_note(utf8)
+    return f"{visible(path)} ({note})" if note else visible(path)
 
 
 def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
@@ -116,7 +124,7 @@ def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
         ("type", str(job.get("job_type", ""))),
         ("status", str(job.get("status", ""))),
         ("progress", progress),
-        ("target", str(job.get("file_path") or "")),
+        ("target", path_label(job.get("file_path") or "", job.get("file_path_is_utf8"))),
         ("priority", str(job.get("priority", ""))),
         ("created (UTC)", time_text(job.get("created_at"))),
         ("started (UTC)", time_text(job.get("started_at"))),
@@ -124,7 +132,7 @@ def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
         ("duration", duration_text(job.get("duration_seconds"))),
         ("attempts", str(job.get("attempts", ""))),
         ("summary", str(job.get("summary") or "")),
-        ("error", str(job.get("error_message") or "")),
+        ("error", visible(job.get("error_message") or "")),
     ]
     return [(name, value) for name, value in rows if value]
 
@@ -145,7 +153,7 @@ def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
             str(job.get("job_type", "")),
             Text(status, style=STATUS_STYLES.get(status, "")),
             format_progress(job),
-            Text(str(job.get("file_path") or "")),
+            Text(visible(job.get("file_path") or "")),
             # Minutes are enough in a list and leave an 80-column terminal room for the path.
             time_text(job.get("created_at"), seconds=False),
             duration_text(job.get("duration_seconds")),
@@ -276,7 +284,7 @@ def _print_log_lines(client: VpoClient, job_id: str, offset: int, cache: dict[st
             return offset
         page = result.data
         for line in page.lines:
-            click.echo(line)
+            click.echo(visible(line))
         cache["offset"], cache["etag"] = page.offset + len(page.lines), result.etag
         offset = page.offset + len(page.lines)
         if not page.has_more or not page.lines:
@@ -340,7 +348,8 @@ def errors_command(ctx: click.Context, job_id: str, limit: int, offset: int, as_
         return
     errors = page.get("errors", [])
     for error in errors:
-        click.echo(f"{error.get('path')}: {error.get('message')}")
+        path = path_label(error.get("path"), error.get("path_is_utf8"))
+        click.echo(f"{path}: {visible(error.get('message'))}")
     total = page.get("total", len(errors))
     if not errors:
         click.echo("no errors" if total == 0 else f"no errors on this page ({total} in all)")

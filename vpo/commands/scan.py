@@ -37,6 +37,7 @@ from rich.text import Text
 from vpo.client import ApiError, VpoClient, VpoError, client_settings
 from vpo.config import ConfigError, Settings, load_settings
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, SCAN, Job, utc_now
+from vpo.pathtext import is_utf8, not_utf8_note, visible
 from vpo.runner import run_job
 from vpo.scan import Progress
 from vpo.store import JobStore, StoreError
@@ -64,11 +65,11 @@ def checked_roots(paths: tuple[str, ...]) -> list[str]:
     for raw in paths:
         path = os.path.abspath(os.path.expanduser(raw))
         if not os.path.exists(path):
-            raise ScanCommandError(f"no such directory: {raw}", EXIT_USAGE)
+            raise ScanCommandError(f"no such directory: {visible(raw)}", EXIT_USAGE)
         if not os.path.isdir(path):
-            raise ScanCommandError(f"not a directory: {raw}", EXIT_USAGE)
+            raise ScanCommandError(f"not a directory: {visible(raw)}", EXIT_USAGE)
         if not os.access(path, os.R_OK | os.X_OK):
-            raise ScanCommandError(f"cannot read directory: {raw}", EXIT_USAGE)
+            raise ScanCommandError(f"cannot read directory: {visible(raw)}", EXIT_USAGE)
         if path not in roots:
             roots.append(path)
     return roots
@@ -178,9 +179,11 @@ def _print_outcome(job: Job, errors: list[Any], errors_total: int, as_json: bool
         done = f"{job.processed_count} of {job.total_count}" if job.total_count else "no"
         click.echo(f"Scan cancelled{took}: {done} files done.")
     else:
-        click.echo(f"Scan {job.status}{took}: {job.error_message or 'no reason given'}")
+        click.echo(f"Scan {job.status}{took}: {visible(job.error_message or 'no reason given')}")
     for error in errors:
-        click.echo(f"  error: {error.path}: {error.message}")
+        note = not_utf8_note(is_utf8(error.path))
+        path = f"{visible(error.path)} ({note})" if note else visible(error.path)
+        click.echo(f"  error: {path}: {visible(error.message)}")
     if errors_total > len(errors):
         click.echo(f"  ... and {errors_total - len(errors)} more errors")
     click.echo(f"Job {job.id}")
@@ -210,7 +213,11 @@ def _run_foreground(
                 SCAN, target, params={"paths": roots, "full": full}, status=RUNNING
             )
             if not as_json:
-                console.print(f"Scanning {target} (job {job.id_short})", highlight=False)
+                console.print(
+                    f"Scanning {visible(target)} (job {job.id_short})",
+                    highlight=False,
+                    markup=False,
+                )
             try:
                 if console.is_terminal:
                     with ScanProgressBar(console) as bar:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from vpo import joblog
 from vpo.jobs import RUNNING, Job
+from vpo.pathtext import escaped_path
 from vpo.server import STATE, ServerState
 from vpo.server import errors as err
 from vpo.server.etag import CachedResponse, if_none_match_matches
@@ -315,7 +316,7 @@ def _check_directory(path: str) -> str:
     except (OSError, ValueError):
         exists = False
     problem = "is not a directory" if exists else "does not exist on the daemon's machine"
-    raise err.invalid_parameter("path", f"'path' {problem}: {path}")
+    raise err.invalid_parameter("path", f"'path' {problem}: {escaped_path(path)}")
 
 
 @routes.post("/api/jobs")

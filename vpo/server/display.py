@@ -6,6 +6,10 @@ poll would rewrite every cell of an unchanged table. `tests/js/display_vectors.j
 cases both implementations are checked against.
 
 Pure: plain values in, plain strings out.
+
+Paths, error messages and log lines go through `visible`: a name holding a right-to-left override
+(U+202E) or zero-width characters shows them as `\\u202e`, `\\u200b`, so it cannot pose as
+another extension; the page also isolates them (`unicode-bidi: isolate` in vpo.css).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from urllib.parse import quote
 
 from vpo.jobs import STATUSES, TERMINAL
 from vpo.jobtext import duration_text
+from vpo.pathtext import not_utf8_note
+from vpo.pathtext import visible as _visible
 
 DASH = "\u2014"
 ELLIPSIS = "\u2026"
@@ -44,6 +50,24 @@ def _js_string(value: Any) -> str:
 
 def text(value: Any) -> str:
     return DASH if value is None or value == "" else _js_string(value)
+
+
+def visible(value: Any) -> str:
+    """Control and invisible format characters as `\\uNNNN`, undecodable bytes as `\\xNN`
+    (see vpo/pathtext.py; format.js has the same rule)."""
+    return _visible(value)
+
+
+def path_text(value: Any) -> str:
+    """A path from the API for the page: visible, or a dash when there is none."""
+    return text(visible(value) if value is not None else None)
+
+
+def path_title(job: dict) -> str:
+    """The path cell's tooltip: the path and, for a name that is not UTF-8, the note."""
+    note = not_utf8_note(job.get("file_path_is_utf8"))
+    path = path_text(job.get("file_path"))
+    return f"{path} ({note})" if note else path
 
 
 def timestamp(value: str | None) -> str:
@@ -119,7 +143,8 @@ def list_cells(job: dict) -> dict:
         "progress_mode": pr["mode"],
         "progress_value": pr["value"],
         "progress_text": pr["text"],
-        "file_path": text(job.get("file_path")),
+        "file_path": path_text(job.get("file_path")),
+        "file_path_title": path_title(job),
         "created": timestamp(job.get("created_at")),
         "duration": duration(job.get("duration_seconds")),
         "cancellable": job.get("status") not in TERMINAL,
@@ -136,7 +161,8 @@ def detail_fields(job: dict) -> dict:
         "status": text(job.get("status")),
         "status_class": status_class(job.get("status")),
         "priority": text(job.get("priority")),
-        "file_path": text(job.get("file_path")),
+        "file_path": path_text(job.get("file_path")),
+        "file_path_note": not_utf8_note(job.get("file_path_is_utf8")),
         "created_at": timestamp(job.get("created_at")),
         "started_at": timestamp(job.get("started_at")),
         "completed_at": timestamp(job.get("completed_at")),
@@ -147,7 +173,7 @@ def detail_fields(job: dict) -> dict:
         "progress_text": pr["text"],
         "files": files(job),
         "attempts": text(job.get("attempts")),
-        "error_message": str(job["error_message"]) if job.get("error_message") else "",
+        "error_message": visible(job["error_message"]) if job.get("error_message") else "",
         "summary": text(job.get("summary")),
         "counts": counts(job.get("summary_raw")),
         "has_logs": "yes" if job.get("has_logs") else "no",

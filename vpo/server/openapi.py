@@ -71,7 +71,15 @@ JOB_LIST_PROPERTIES: dict[str, Any] = {
         "description": "queued, running, completed, failed, cancelled (or newer ones)",
     },
     "priority": {"type": "integer", "description": "Lower runs first"},
-    "file_path": {"type": "string", "description": "The job's target"},
+    "file_path": {
+        "type": "string",
+        "description": "The job's target; in the escaped form when file_path_is_utf8 is false",
+    },
+    "file_path_is_utf8": {
+        "type": "boolean",
+        "description": "false: the target's name is not valid UTF-8 and file_path shows each "
+        "such byte as \\xNN and each backslash as \\\\",
+    },
     "created_at": TIMESTAMP,
     "started_at": _nullable(TIMESTAMP),
     "completed_at": _nullable(TIMESTAMP),
@@ -156,7 +164,18 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "FileError": _closed(
-        {"path": {"type": "string"}, "message": {"type": "string"}, "created_at": TIMESTAMP}
+        {
+            "path": {
+                "type": "string",
+                "description": "In the escaped form when path_is_utf8 is false",
+            },
+            "path_is_utf8": {
+                "type": "boolean",
+                "description": "false: the name is not valid UTF-8 (bytes shown as \\xNN)",
+            },
+            "message": {"type": "string"},
+            "created_at": TIMESTAMP,
+        }
     ),
     "ErrorPage": _closed(
         {
@@ -175,7 +194,14 @@ SCHEMAS: dict[str, Any] = {
                 "minLength": 1,
                 "maxLength": MAX_PATH_LENGTH,
                 "pattern": "^/",
-                "description": "An existing directory on the daemon's machine, absolute",
+                "description": "An existing directory on the daemon's machine, absolute; "
+                "in the escaped form when path_is_utf8 is false",
+            },
+            "path_is_utf8": {
+                "type": "boolean",
+                "default": True,
+                "description": "false: path is in the escaped form (bytes that are not UTF-8 "
+                "as \\xNN, backslashes as \\\\), for a directory whose name is not UTF-8",
             },
             "full": {
                 "type": "boolean",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vpo.jobs import STATUSES, JobQuery
+from vpo.pathtext import path_from_escaped
 
 SORT_FIELDS = ("created_at", "job_type", "status", "file_path", "duration")
 ORDERS = ("asc", "desc")
@@ -204,7 +205,7 @@ class ScanSubmission:
     full: bool
 
 
-SUBMISSION_KEYS = ("job_type", "path", "full")
+SUBMISSION_KEYS = ("job_type", "path", "path_is_utf8", "full")
 MAX_PATH_LENGTH = 4096
 
 
@@ -225,6 +226,20 @@ def parse_submission(body: object) -> ScanSubmission:
         raise QueryError("path", "'path' must be a non-empty string: a directory to scan.")
     if len(path) > MAX_PATH_LENGTH or "\x00" in path:
         raise QueryError("path", "'path' is not a valid path.")
+    path_is_utf8 = body.get("path_is_utf8", True)
+    if not isinstance(path_is_utf8, bool):
+        raise QueryError("path_is_utf8", "'path_is_utf8' must be true or false.")
+    # A name that is not UTF-8 travels in the escaped form (vpo/pathtext.py, docs/api.md), the
+    # same form the API answers with, so a client can send back a path it was given.
+    try:
+        path = path_from_escaped(path, path_is_utf8)
+    except ValueError as exc:
+        how = (
+            "send a name that is not UTF-8 escaped, with path_is_utf8 false"
+            if path_is_utf8
+            else "write each byte that is not UTF-8 as \\xNN (80 to ff) and each backslash as \\\\"
+        )
+        raise QueryError("path", f"'path' is not a valid path ({exc}): {how}.") from None
     if not path.startswith("/"):
         raise QueryError(
             "path", "'path' must be absolute: the daemon does not know the client's directory."

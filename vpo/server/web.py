@@ -34,6 +34,7 @@ from vpo.server.display import (
     log_level,
     log_range,
     page_text,
+    visible,
 )
 from vpo.server.query import (
     JOB_LIST_PARAMETERS,
@@ -226,7 +227,7 @@ def _read_tail(logs_dir: Path, job_id: str) -> _LogTail:
     start = max(0, total - LOG_TAIL_LINES)
     page = joblog.read_log(logs_dir, job_id, lines=LOG_TAIL_LINES, offset=start)
     return _LogTail(
-        lines=[(line, log_level(line)) for line in page.lines],
+        lines=[(visible(line), log_level(line)) for line in page.lines],
         start=start,
         end=start + len(page.lines),
     )

@@ -99,6 +99,54 @@
         return value === null || value === undefined || value === '' ? DASH : String(value);
     }
 
+    // Control characters, and Unicode's invisible format characters (category Cf: bidi
+    // overrides and isolates, zero-width characters, the BOM, ...) plus the line and paragraph
+    // separators: the same list as vpo/pathtext.py, so both sides write the same text.
+    const INVISIBLE = new RegExp('[\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f' +
+        '\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff' +
+        '\\ufff9-\\ufffb\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}' +
+        '\\u{e0001}\\u{e0020}-\\u{e007f}]|[\\ud800-\\udfff]', 'gu');
+
+    function hex(code, width) {
+        return code.toString(16).padStart(width, '0');
+    }
+
+    /**
+     * A value as text safe to show: control and invisible format characters as \uNNNN
+     * (\UNNNNNNNN beyond U+FFFF), so a name such as "holiday\u202egnp.mkv" cannot pose as
+     * "holidayvkm.png"; a lone surrogate (an undecodable byte) as \xNN. Display only.
+     */
+    function visible(value) {
+        if (value === null || value === undefined) {
+            return '';
+        }
+        return String(value).replace(INVISIBLE, function (ch) {
+            const code = ch.codePointAt(0);
+            if (code >= 0xdc80 && code <= 0xdcff) {
+                return '\\x' + hex(code - 0xdc00, 2);
+            }
+            return code > 0xffff ? '\\U' + hex(code, 8) : '\\u' + hex(code, 4);
+        });
+    }
+
+    /** A path from the API for the page: visible, or a dash when there is none. */
+    function pathText(value) {
+        return text(value === null || value === undefined ? value : visible(value));
+    }
+
+    const NOT_UTF8_NOTE = 'not UTF-8: bytes shown as \\xNN';
+
+    function notUtf8Note(utf8) {
+        return utf8 === false ? NOT_UTF8_NOTE : '';
+    }
+
+    /** The path cell's tooltip: the path and, for a name that is not UTF-8, the note. */
+    function pathTitle(job) {
+        const note = notUtf8Note(job.file_path_is_utf8);
+        const path = pathText(job.file_path);
+        return note ? path + ' (' + note + ')' : path;
+    }
+
     function jobHref(id) {
         return '/jobs/' + encodeURIComponent(id);
     }
@@ -115,7 +163,8 @@
             progress_mode: pr.mode,
             progress_value: pr.value,
             progress_text: pr.text,
-            file_path: text(job.file_path),
+            file_path: pathText(job.file_path),
+            file_path_title: pathTitle(job),
             created: timestamp(job.created_at),
             duration: duration(job.duration_seconds),
             cancellable: !isTerminal(job.status),
@@ -143,7 +192,8 @@
             status: text(job.status),
             status_class: statusClass(job.status),
             priority: text(job.priority),
-            file_path: text(job.file_path),
+            file_path: pathText(job.file_path),
+            file_path_note: notUtf8Note(job.file_path_is_utf8),
             created_at: timestamp(job.created_at),
             started_at: timestamp(job.started_at),
             completed_at: timestamp(job.completed_at),
@@ -154,7 +204,7 @@
             progress_text: pr.text,
             files: files(job),
             attempts: text(job.attempts),
-            error_message: job.error_message ? String(job.error_message) : '',
+            error_message: job.error_message ? visible(job.error_message) : '',
             summary: text(job.summary),
             counts: counts(job.summary_raw),
             has_logs: job.has_logs ? 'yes' : 'no',
@@ -213,6 +263,9 @@
         progress,
         files,
         statusClass,
+        visible,
+        pathText,
+        pathTitle,
         counts,
         listCells,
         detailFields,

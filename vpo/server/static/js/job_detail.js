@@ -71,9 +71,10 @@
             const f = F.detailFields(job);
             for (const name of ['id', 'id_short', 'job_type', 'status', 'priority', 'file_path', 'created_at',
                 'started_at', 'completed_at', 'duration', 'phase', 'progress_text', 'files', 'attempts',
-                'error_message', 'summary', 'counts', 'has_logs']) {
+                'error_message', 'summary', 'counts', 'has_logs', 'file_path_note']) {
                 setText(field(name), f[name]);
             }
+            setHidden(field('file_path_note'), f.file_path_note === '');
             const badge = field('status');
             const badgeClass = 'badge ' + f.status_class;
             if (badge.className !== badgeClass) {
@@ -101,7 +102,7 @@
         function lineElement(line) {
             const div = document.createElement('div');
             div.className = 'log-line level-' + F.logLevel(line);
-            div.textContent = line;
+            div.textContent = F.visible(line);
             return div;
         }
 

@@ -87,7 +87,7 @@
 
         const pathCell = el('td', 'col-path', c.file_path);
         pathCell.dataset.col = 'file_path';
-        pathCell.title = c.file_path;
+        pathCell.title = c.file_path_title;
 
         const createdCell = el('td', 'col-created');
         createdCell.dataset.col = 'created';
@@ -138,7 +138,7 @@
         setText(progressCell.querySelector('.progress-text'), c.progress_text);
         const pathCell = cellOf(tr, 'file_path');
         setText(pathCell, c.file_path);
-        setAttr(pathCell, 'title', c.file_path);
+        setAttr(pathCell, 'title', c.file_path_title);
         const time = cellOf(tr, 'created').querySelector('time');
         setText(time, c.created);
         setAttr(time, 'datetime', job.created_at || '');
