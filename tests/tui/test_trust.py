@@ -22,8 +22,9 @@ from tests.tui.harness import (
     wait_for,
 )
 from vpo_tui.screens.confirm import ConfirmScreen
-from vpo_tui.screens.detail import CANCEL_FOLLOW_DELAY_S, DetailScreen
+from vpo_tui.screens.detail import DetailScreen
 from vpo_tui.screens.jobs import JobsScreen
+from vpo_tui.screens.polled import CANCEL_FOLLOW_DELAY_S
 
 
 def footer_text(app) -> str:

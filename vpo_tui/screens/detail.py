@@ -14,29 +14,24 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from vpo.client import ApiError, VpoError
 from vpo.jobs import RUNNING
 from vpo_tui.jobview import detail_lines, is_terminal, short_id
 from vpo_tui.plaintext import safe_text, strip_escapes
-from vpo_tui.poll_loop import PollLoop
-from vpo_tui.poller import Outcome, Poller
+from vpo_tui.poller import Outcome
 from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
 from vpo_tui.screens.help import HelpScreen
+from vpo_tui.screens.polled import PolledScreen
 from vpo_tui.widgets.job_progress import JobProgress
 from vpo_tui.widgets.notice import Notice
 from vpo_tui.widgets.status_line import (
-    StatusFacts,
     StatusLine,
-    denied_advice,
-    denied_words,
-    facts_from,
 )
 
 if TYPE_CHECKING:
-    from vpo_tui.app import VpoTuiApp
+    pass
 
 GONE_MESSAGE = "This job no longer exists"
 LOG_PAGE_LINES = 1000  # the API's maximum page
@@ -44,10 +39,6 @@ LOG_TAIL_LINES = 500  # how much history to show when the detail opens
 LOG_MAX_PAGES_PER_POLL = 5  # a burst of output is caught up over a few polls, not all at once
 LOG_MAX_PAGES_FINAL = 50
 LOG_KEEP_LINES = 5000
-
-# After a cancel the daemon ends a running job within about a second: follow it that closely.
-CANCEL_FOLLOW_POLLS = 10
-CANCEL_FOLLOW_DELAY_S = 0.5
 
 DETAIL_KEYS = [
     ("Escape", "back to the list (cursor on the same job)"),
@@ -76,7 +67,7 @@ def fields_text(job: dict[str, Any]) -> Text:
     return text
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(PolledScreen):
     DEFAULT_CSS = """
     DetailScreen #title {
         height: 1;
@@ -118,6 +109,8 @@ class DetailScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
+    poll_name = "detail-poll"
+
     def __init__(self, job_id: str) -> None:
         super().__init__()
         self.job_id = job_id
@@ -126,21 +119,11 @@ class DetailScreen(Screen[None]):
         self.log_offset = 0
         self.log_started = False
         self.final_log_fetched = False
-        self.last_change: datetime | None = None
-        self.loop: PollLoop | None = None
         self._etag: str | None = None
         self._next_log_at = 0.0
         # Follow mode: on until the reader scrolls up, on again once they are back at the end.
         # Kept here rather than read from the widget, because the end moves as lines arrive.
         self.follow_mode = True
-
-    @property
-    def vpo_app(self) -> VpoTuiApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
-    def token_sent(self) -> bool:
-        return self.vpo_app.client.token is not None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Job {self.job_id[:8]}", end=""), id="title")
@@ -158,30 +141,13 @@ class DetailScreen(Screen[None]):
         return self.query_one("#log", Log)
 
     def on_mount(self) -> None:
-        app = self.vpo_app
         self.log_view.border_title = "Log"
-        poller = Poller(app.interval_ms, clock=app.clock)
-        self.loop = PollLoop(
-            self,
-            poller,
-            self._fetch,
-            on_state=self._show_state,
-            scheduler=app.scheduler,
-            name="detail-poll",
-        )
-        self.query_one(StatusLine).bind(self._status_facts)
         self.watch(self.log_view, "scroll_y", self._log_scrolled, init=False)
-        app.register_loop(self.loop)
-        self.loop.start()
-
-    def on_unmount(self) -> None:
-        if self.loop is not None:
-            self.loop.stop()
-            self.vpo_app.unregister_loop(self.loop)
+        self.start_polling()
 
     # -- polling -----------------------------------------------------------------------------
 
-    async def _fetch(self) -> Outcome:
+    async def fetch(self) -> Outcome:
         app = self.vpo_app
         client = app.client
         try:
@@ -289,39 +255,12 @@ class DetailScreen(Screen[None]):
         if self.log_view.border_title != title:
             self.log_view.border_title = title
 
-    def _status_facts(self) -> StatusFacts:
-        assert self.loop is not None
-        note = ""
+    def stopped_note(self) -> str:
         if self.gone:
-            note = "job gone: polling stopped"
-        elif self.loop.poller.stopped:
-            note = "job finished: polling stopped"
-        return facts_from(
-            self.loop.poller,
-            last_change=self.last_change,
-            error=self.loop.last_error,
-            stopped_note=note,
-            denied_words=denied_words(
-                self.loop.denied_status, self.vpo_app.client.token is not None
-            ),
-        )
-
-    def _show_state(self) -> None:
-        # Also called while the screen is being torn down: no widget, nothing to show.
-        for line in self.query(StatusLine):
-            line.refresh_from()
-        if not self.is_mounted or self.loop is None:
-            return
-        advice = None
-        if self.loop.poller.denied:
-            advice = denied_advice(
-                self.loop.denied_status,
-                self.token_sent,
-                self.loop.last_error,
-            )
-        for notice in self.query(Notice):
-            notice.show_message(advice)
-        self.refresh_bindings()
+            return "job gone: polling stopped"
+        if self.loop is not None and self.loop.poller.stopped:
+            return "job finished: polling stopped"
+        return ""
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -329,26 +268,9 @@ class DetailScreen(Screen[None]):
         self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the keys that do nothing now, so the footer shows what works."""
-        if action == "pause":
-            return "user" not in self.vpo_app.pause_reasons
-        if action == "resume":
-            return "user" in self.vpo_app.pause_reasons
         if action == "cancel_job":
             return self.job is not None and not self.gone and not is_terminal(self.job)
-        return True
-
-    def action_refresh(self) -> None:
-        if self.loop is not None:
-            self.vpo_app.refresh_loop(self.loop)
-
-    def action_pause(self) -> None:
-        self.vpo_app.toggle_user_pause()
-        self.refresh_bindings()
-
-    def action_resume(self) -> None:
-        self.vpo_app.toggle_user_pause()
-        self.refresh_bindings()
+        return super().check_action(action, parameters)
 
     def action_follow(self) -> None:
         self.follow_mode = True
@@ -383,8 +305,7 @@ class DetailScreen(Screen[None]):
             self.notify(safe_text(exc), severity="error", markup=False)
         else:
             self.notify("Cancel requested.", markup=False)
-            if self.loop is not None:
-                # The runner stops within about a second; show it then, not at the next tick.
-                self.loop.poller.hurry(CANCEL_FOLLOW_POLLS, CANCEL_FOLLOW_DELAY_S)
+            # The runner stops within about a second; show it then, not at the next tick.
+            self.follow_cancel()
         if self.loop is not None:
             self.loop.poll_now()

@@ -10,34 +10,25 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Key, Resize
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from vpo.client import ApiError, VpoError
 from vpo_tui.jobview import COLUMNS, is_terminal, job_cells, short_id, target_width_for
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
-from vpo_tui.poll_loop import PollLoop
-from vpo_tui.poller import CONNECTED, Outcome, Poller
+from vpo_tui.poller import CONNECTED, Outcome
 from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
 from vpo_tui.screens.detail import DetailScreen
 from vpo_tui.screens.help import HelpScreen
+from vpo_tui.screens.polled import PolledScreen
 from vpo_tui.widgets.job_table import JobTable
 from vpo_tui.widgets.notice import Notice
 from vpo_tui.widgets.status_line import (
-    StatusFacts,
     StatusLine,
-    denied_advice,
-    denied_words,
-    facts_from,
 )
 
 if TYPE_CHECKING:
-    from vpo_tui.app import VpoTuiApp
-
-# After a cancel the daemon ends a running job within about a second: follow it that closely.
-CANCEL_FOLLOW_POLLS = 10
-CANCEL_FOLLOW_DELAY_S = 0.5
+    pass
 
 JOBS_KEYS = [
     ("↑ ↓ PgUp PgDn", "move in the list"),
@@ -57,7 +48,7 @@ JOBS_KEYS = [
 ]
 
 
-class JobsScreen(Screen):
+class JobsScreen(PolledScreen):
     DEFAULT_CSS = """
     JobsScreen #title, JobsScreen #filters {
         height: 1;
@@ -104,6 +95,8 @@ class JobsScreen(Screen):
         Binding("q", "app.quit", "Quit"),
     ]
 
+    poll_name = "jobs-poll"
+
     def __init__(self) -> None:
         super().__init__()
         self.query_state = ListQuery()
@@ -111,21 +104,11 @@ class JobsScreen(Screen):
         self.jobs_by_id: dict[str, dict[str, Any]] = {}
         self.page_jobs: list[dict[str, Any]] = []
         self.seen_types: set[str] = set()
-        self.last_change: datetime | None = None
         self.target_width = target_width_for(80)
         self._etag: str | None = None
         self._etag_query: ListQuery | None = None
         self.shown_query: ListQuery | None = None  # the query the rows on screen answer
         self.cancelling: set[str] = set()  # jobs cancelled from here, followed closely
-        self.loop: PollLoop | None = None
-
-    @property
-    def vpo_app(self) -> VpoTuiApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
-    def token_sent(self) -> bool:
-        return self.vpo_app.client.token is not None
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -148,28 +131,11 @@ class JobsScreen(Screen):
         return self.query_one(StatusLine)
 
     def on_mount(self) -> None:
-        app = self.vpo_app
-        poller = Poller(app.interval_ms, clock=app.clock)
-        self.loop = PollLoop(
-            self,
-            poller,
-            self._fetch,
-            on_state=self._show_state,
-            scheduler=app.scheduler,
-            name="jobs-poll",
-        )
-        self.status_line.bind(self._status_facts)
         self.target_width = target_width_for(self.size.width)
         self.table.set_target_width(self.target_width)
         self._show_filters()
-        app.register_loop(self.loop)
-        self.loop.start()
+        self.start_polling()
         self.table.focus()
-
-    def on_unmount(self) -> None:
-        if self.loop is not None:
-            self.loop.stop()
-            self.vpo_app.unregister_loop(self.loop)
 
     def on_resize(self, event: Resize) -> None:
         width = target_width_for(self.size.width)
@@ -180,7 +146,7 @@ class JobsScreen(Screen):
 
     # -- polling -----------------------------------------------------------------------------
 
-    async def _fetch(self) -> Outcome:
+    async def fetch(self) -> Outcome:
         app = self.vpo_app
         await app.ensure_polling_config()
         query = self.query_state
@@ -251,31 +217,8 @@ class JobsScreen(Screen):
         else:
             note.display = False
 
-    def _status_facts(self) -> StatusFacts:
-        assert self.loop is not None
-        return facts_from(
-            self.loop.poller,
-            last_change=self.last_change,
-            error=self.loop.last_error,
-            denied_words=denied_words(
-                self.loop.denied_status, self.vpo_app.client.token is not None
-            ),
-        )
-
-    def _show_state(self) -> None:
-        # Also called while the screen is being torn down: no widget, nothing to show.
-        for line in self.query(StatusLine):
-            line.refresh_from()
-        if not self.is_mounted or self.loop is None:
-            return
-        loop = self.loop
-        advice = None
-        if loop.poller.denied:
-            advice = denied_advice(loop.denied_status, self.token_sent, loop.last_error)
-        for notice in self.query(Notice):
-            notice.show_message(advice)
+    def state_shown(self) -> None:
         self._show_filters()
-        self.refresh_bindings()
 
     def _show_filters(self) -> None:
         if not self.is_mounted:
@@ -302,27 +245,10 @@ class JobsScreen(Screen):
     # -- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the keys that do nothing now, so the footer shows what works."""
-        if action == "pause":
-            return "user" not in self.vpo_app.pause_reasons
-        if action == "resume":
-            return "user" in self.vpo_app.pause_reasons
         if action == "cancel_job":
             job = self.jobs_by_id.get(self.table.cursor_job_id or "") if self.is_mounted else None
             return job is not None and not is_terminal(job)
-        return True
-
-    def action_refresh(self) -> None:
-        if self.loop is not None:
-            self.vpo_app.refresh_loop(self.loop)
-
-    def action_pause(self) -> None:
-        self.vpo_app.toggle_user_pause()
-        self.refresh_bindings()
-
-    def action_resume(self) -> None:
-        self.vpo_app.toggle_user_pause()
-        self.refresh_bindings()
+        return super().check_action(action, parameters)
 
     def action_cycle_status(self) -> None:
         self._change_query(self.query_state.next_status())
@@ -429,8 +355,8 @@ class JobsScreen(Screen):
                 f"Cancel requested for {short_id(job)} ({safe_text(job.get('status'))}).",
                 markup=False,
             )
-            if not is_terminal(job) and self.loop is not None:
+            if not is_terminal(job):
                 self.cancelling.add(job_id)
-                self.loop.poller.hurry(CANCEL_FOLLOW_POLLS, CANCEL_FOLLOW_DELAY_S)
+                self.follow_cancel()
         if self.loop is not None:
             self.loop.poll_now()

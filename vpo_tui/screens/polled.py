@@ -1,0 +1,136 @@
+"""What every polled screen shares: its loop's lifecycle, the status line, the refusal notice,
+refresh and pause keys, and following a cancel closely.
+
+A subclass provides `fetch()` (one poll: request, apply, return the outcome) and may add to
+`stopped_note()`, `state_shown()` and `check_action()`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+
+from vpo_tui.poll_loop import PollLoop
+from vpo_tui.poller import Outcome, Poller
+from vpo_tui.widgets.notice import Notice
+from vpo_tui.widgets.status_line import (
+    StatusFacts,
+    StatusLine,
+    denied_advice,
+    denied_words,
+    facts_from,
+)
+
+if TYPE_CHECKING:
+    from vpo_tui.app import VpoTuiApp
+
+# After a cancel the daemon ends a running job within about a second: follow it that closely,
+# a bounded number of times (never a fast loop).
+CANCEL_FOLLOW_POLLS = 10
+CANCEL_FOLLOW_DELAY_S = 0.5
+
+
+class PolledScreen(Screen):
+    """A screen with one `PollLoop`, started on mount and stopped on unmount."""
+
+    poll_name = "poll"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop: PollLoop | None = None
+        self.last_change: datetime | None = None
+
+    @property
+    def vpo_app(self) -> VpoTuiApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def token_sent(self) -> bool:
+        return self.vpo_app.client.token is not None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def fetch(self) -> Outcome:
+        raise NotImplementedError
+
+    def start_polling(self) -> None:
+        """Call from `on_mount`, once the widgets exist."""
+        app = self.vpo_app
+        self.loop = PollLoop(
+            self,
+            Poller(app.interval_ms, clock=app.clock),
+            self.fetch,
+            on_state=self.show_state,
+            scheduler=app.scheduler,
+            name=self.poll_name,
+        )
+        self.query_one(StatusLine).bind(self.status_facts)
+        app.register_loop(self.loop)
+        self.loop.start()
+
+    def on_unmount(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+            self.vpo_app.unregister_loop(self.loop)
+
+    # -- what the screen says about its loop --------------------------------------------------
+
+    def stopped_note(self) -> str:
+        return ""
+
+    def status_facts(self) -> StatusFacts:
+        assert self.loop is not None
+        return facts_from(
+            self.loop.poller,
+            last_change=self.last_change,
+            error=self.loop.last_error,
+            stopped_note=self.stopped_note(),
+            denied_words=denied_words(self.loop.denied_status, self.token_sent),
+        )
+
+    def show_state(self) -> None:
+        """After every request and pause/resume: status line, refusal notice, footer keys."""
+        # Also called while the screen is being torn down: no widget, nothing to show.
+        for line in self.query(StatusLine):
+            line.refresh_from()
+        if not self.is_mounted or self.loop is None:
+            return
+        advice = None
+        if self.loop.poller.denied:
+            advice = denied_advice(self.loop.denied_status, self.token_sent, self.loop.last_error)
+        for notice in self.query(Notice):
+            notice.show_message(advice)
+        self.state_shown()
+        self.refresh_bindings()
+
+    def state_shown(self) -> None:
+        """Hook: what else follows the connection state on this screen."""
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that do nothing now, so the footer shows what works."""
+        if action == "pause":
+            return "user" not in self.vpo_app.pause_reasons
+        if action == "resume":
+            return "user" in self.vpo_app.pause_reasons
+        return True
+
+    def action_refresh(self) -> None:
+        if self.loop is not None:
+            self.vpo_app.refresh_loop(self.loop)
+
+    def action_pause(self) -> None:
+        self.vpo_app.toggle_user_pause()
+        self.refresh_bindings()
+
+    def action_resume(self) -> None:
+        self.vpo_app.toggle_user_pause()
+        self.refresh_bindings()
+
+    def follow_cancel(self) -> None:
+        """Poll closely until a cancelled job has ended (the subclass ends it with `hurry(0)`)."""
+        if self.loop is not None:
+            self.loop.poller.hurry(CANCEL_FOLLOW_POLLS, CANCEL_FOLLOW_DELAY_S)
