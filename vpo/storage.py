@@ -11,7 +11,9 @@ recovers by itself when space returns.
 from __future__ import annotations
 
 import errno
+import os
 import threading
+from pathlib import Path
 
 # What a write fails with when there is no room: ENOSPC for a full file system, EDQUOT for a
 # user's quota, EFBIG for a file-size limit (ulimit -f).
@@ -26,6 +28,24 @@ SOURCES = (DATABASE, JOB_LOG, JOB_END)
 
 class OutOfSpace(Exception):
     """Marker base of errors that mean "no room left to write" (see `is_out_of_space`)."""
+
+
+# Less free space than this (for the current user) counts as a full disk when explaining a
+# failed write; a few pages, so a disk that is nearly but not exactly full is still "full".
+NEARLY_FULL_BYTES = 256 * 1024
+
+
+def no_room_left(path: Path) -> bool:
+    """Whether the file system holding `path` is (all but) full right now.
+
+    For errors that do not say why they failed: SQLite reports a full disk met while sizing its
+    shared-memory file as a plain "disk I/O error".
+    """
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < NEARLY_FULL_BYTES
 
 
 def is_out_of_space(exc: BaseException) -> bool:

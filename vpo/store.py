@@ -414,7 +414,7 @@ class JobStore:
         try:
             self._writer = self._connect()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the job database {self.db_path}: {exc}") from exc
+            raise self._open_error(exc) from exc
         try:
             self._writer.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable across application crashes in WAL mode, and cheaper per commit.
@@ -423,11 +423,27 @@ class JobStore:
         except sqlite3.Error as exc:
             self._writer.close()
             self._closed = True
-            raise StoreError(f"cannot open the job database {self.db_path}: {exc}") from exc
+            raise self._open_error(exc) from exc
         except StoreError:
             self._writer.close()
             self._closed = True
             raise
+
+    def _open_error(self, exc: sqlite3.Error) -> StoreError:
+        if self._is_full(exc):
+            return StorageFull(self._full_reason())
+        return StoreError(f"cannot open the job database {self.db_path}: {exc}")
+
+    def _is_full(self, exc: sqlite3.Error) -> bool:
+        """SQLITE_FULL, or an I/O error while the disk has no room (SQLite says only "disk I/O
+        error" when the full disk was met growing its shared-memory file)."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            return True
+        return code == sqlite3.SQLITE_IOERR and storage.no_room_left(self.data_dir)
+
+    def _full_reason(self) -> str:
+        return f"the disk holding the job database {self.db_path} is full"
 
     # -- connections ------------------------------------------------------------------------
 
@@ -484,9 +500,9 @@ class JobStore:
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_FULL:
+                if not self._is_full(exc):
                     raise
-                reason = f"the disk holding the job database {self.db_path} is full"
+                reason = self._full_reason()
                 self.storage.report(storage.DATABASE, reason)
                 raise StorageFull(reason) from exc
             finally:
