@@ -136,6 +136,7 @@ def check_room(logs_dir: Path, size: int) -> None:
     write-back that there was no room), then the file is removed.
     """
     scratch = Path(logs_dir) / ".room-check"
+    scratch.parent.mkdir(parents=True, exist_ok=True)  # JobLog would create it as well
     try:
         with open(scratch, "wb", buffering=0) as handle:
             _write_all(handle, b"\0" * size, lambda _last: None)
