@@ -327,6 +327,22 @@ def load_settings(
     return settings, warnings
 
 
+# A token guarding a daemon reachable from the network needs this many characters that an
+# attacker must guess; whitespace does not count (16 spaces are one guess away).
+MIN_TOKEN_CHARACTERS = 16
+
+
+def token_weakness(token: str) -> str | None:
+    """Why `token` is too weak to guard a daemon beyond loopback (one clause), or None."""
+    strong = sum(1 for character in token if not character.isspace())
+    if strong >= MIN_TOKEN_CHARACTERS:
+        return None
+    return (
+        f"the auth token needs at least {MIN_TOKEN_CHARACTERS} characters that are not "
+        f"whitespace (it has {strong}): spaces, tabs and newlines are no secret"
+    )
+
+
 def bind_refusal(settings: Settings) -> str | None:
     """Why the daemon must not listen as configured, or None: beyond loopback needs a token."""
     if settings.is_loopback or settings.auth_token:

@@ -1,16 +1,23 @@
 """Per-job log files `logs/<job_id>.log`: writing lines as they happen, reading them in pages.
 
 A line is `<ISO timestamp> <LEVEL padded to 5> <message>`, e.g.
-`2026-11-30T06:13:23.123Z INFO  found 120 files`. Each line is flushed as soon as it is written
-so a reader (the API, `tail -f`) sees it at once. Newlines inside a message are escaped so one
-call is always one line, which keeps line counts and paging offsets honest.
+`2026-11-30T06:13:23.123Z INFO  found 120 files`. Each line reaches the file as soon as it is
+written (no buffer) so a reader (the API, `tail -f`) sees it at once. Newlines inside a message
+are escaped so one call is always one line, which keeps line counts and paging offsets honest.
+
+On a full disk a write fails with OSError (ENOSPC) and the line is lost, never kept in a buffer
+to surface later or block closing; a line cut short by the disk filling up is ended before the
+next one, so it never swallows the line after it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from vpo.jobs import format_timestamp, utc_now
 from vpo.pathtext import escape_undecodable
@@ -60,16 +67,25 @@ class JobLog:
         self.path = log_path(logs_dir, job_id)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        # Append mode: a requeued job keeps the lines of its earlier attempts.
-        self._file = open(self.path, "a", encoding="utf-8", buffering=1, newline="\n")  # noqa: SIM115
+        # Append mode: a requeued job keeps the lines of its earlier attempts. Unbuffered, so a
+        # failed write loses its line at once instead of leaving bytes that fail again on close.
+        self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        # True while the file ends inside a line (a write stopped part way, maybe by an
+        # earlier writer of this log).
+        self._torn = _ends_inside_a_line(self.path)
 
     def write(self, level: str, message: str) -> None:
-        line = format_line(level.upper(), str(message))
+        """Append one line; raises OSError (e.g. ENOSPC on a full disk) if it cannot."""
+        data = format_line(level.upper(), str(message)).encode("utf-8")
         with self._lock:
             if self._file.closed:
                 raise ValueError(f"log {self.path} is closed")
-            self._file.write(line)
-            self._file.flush()
+            if self._torn:
+                data = b"\n" + data
+            _write_all(self._file, data, self._note_last_byte)
+
+    def _note_last_byte(self, last: int) -> None:
+        self._torn = last != ord("\n")
 
     def debug(self, message: str) -> None:
         self.write("DEBUG", message)
@@ -96,6 +112,41 @@ class JobLog:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _ends_inside_a_line(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"
+
+
+def _write_all(handle: BinaryIO, data: bytes, on_written: Callable[[int], None]) -> None:
+    """Write all of `data` (a disk filling up writes part of it, then fails), telling
+    `on_written` the last byte that reached the file after each write."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view) or 0
+        if written:
+            on_written(view[written - 1])
+        view = view[written:]
+
+
+def check_room(logs_dir: Path, size: int) -> None:
+    """Raise OSError (ENOSPC) unless `size` bytes can be written in the logs directory now.
+
+    The bytes are written to a scratch file and synced (some file systems only find out at
+    write-back that there was no room), then the file is removed.
+    """
+    scratch = Path(logs_dir) / ".room-check"
+    scratch.parent.mkdir(parents=True, exist_ok=True)  # JobLog would create it as well
+    try:
+        with open(scratch, "wb", buffering=0) as handle:
+            _write_all(handle, b"\0" * size, lambda _last: None)
+            os.fsync(handle.fileno())
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def count_lines(logs_dir: Path, job_id: str) -> int:

@@ -3,30 +3,73 @@
 Both the foreground `vpo scan` and the daemon's worker call `run_job`, so a job ends the same way
 wherever it runs: `completed`, `failed` with a message, or `cancelled`; never left `running`. The
 one exception is a daemon shutdown, which puts the job back in the queue to run again later.
+
+If the write that ends the job fails (a full disk), `run_job` raises `JobEndNotRecorded` holding
+the end it decided, and the caller keeps retrying that write (the daemon's worker does).
+
+What a job's log and `error_message` say is for people: one sentence ("folder no longer exists:
+/srv/x"), never an errno or a traceback. Tracebacks of unexpected errors go to the daemon's own
+log (logger `vpo.runner`).
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import threading
 import time
-import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
+from vpo import storage
 from vpo.config import DEFAULT_EXTENSIONS
 from vpo.joblog import JobLog
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, SCAN, Job
-from vpo.pathtext import is_utf8
 from vpo.scan import Progress, ScanCancelled, ScanOptions, run_scan
+from vpo.store import CANCELLED_MESSAGE, JobAlreadyTerminal, JobNotFound, JobStore, StoreError
 
-if TYPE_CHECKING:
-    from vpo.store import JobStore
+daemon_log = logging.getLogger("vpo.runner")
 
 # How often the cancel flag in the job row is read; file boundaries come far more often than
 # this on a fast disk, and a cancel must land within about a second.
 CANCEL_POLL_INTERVAL = 0.25
 
-SHUTDOWN_REQUEUE_REASON = "Requeued: the daemon shut down while the job was running."
+SHUTDOWN_NOTE = "Daemon shutting down: the job goes back to the queue."
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """How a job ended, decided but maybe not yet written: what `finish_job` is called with."""
+
+    job_id: str
+    status: str
+    error_message: str | None = None
+    summary_raw: dict | None = None
+
+    def record(self, store: JobStore) -> Job:
+        """Write the end; a job already ended (by a cancel of a queued job, say) stays as is."""
+        try:
+            return store.finish_job(
+                self.job_id,
+                self.status,
+                error_message=self.error_message,
+                summary_raw=self.summary_raw,
+            )
+        except JobAlreadyTerminal as already:
+            return already.job
+
+
+class JobEndNotRecorded(StoreError):
+    """The job ended but the store did not take the write; `end` is what to retry."""
+
+    def __init__(self, end: JobEnd, cause: BaseException, data_dir: Path | None = None) -> None:
+        super().__init__(
+            f"job {end.job_id} ended {end.status}, but that could not be recorded: "
+            f"{describe_failure(cause, data_dir=data_dir)}"
+        )
+        self.end = end
+        self.cause = cause
 
 
 class CancelCheck:
@@ -80,17 +123,74 @@ def _scan_options(
     )
 
 
-def _failure_message(exc: BaseException) -> str:
-    filename = getattr(exc, "filename", None)
-    if isinstance(exc, OSError) and isinstance(filename, str) and not is_utf8(filename):
-        # OSError quotes the name with repr(), which spells an undecodable byte \udcNN. Keep
-        # the name itself: the store and the log write such bytes as \xNN, like everywhere else.
-        return f"[Errno {exc.errno}] {exc.strerror}: '{filename}'"
+# What an OSError means to someone who did not write the code, by errno; the path follows.
+_OS_ERROR_WORDS = {
+    errno.ENOENT: "no longer exists",
+    errno.ENOTDIR: "not a folder",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "input/output error (a failing disk or a lost network mount?)",
+    errno.ESTALE: "the network mount went away",
+    errno.ENAMETOOLONG: "name too long",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+
+
+def describe_failure(
+    exc: BaseException, *, roots: Iterable[str] = (), data_dir: Path | None = None
+) -> str:
+    """One human sentence for why a job failed: never an errno number, never a traceback.
+
+    `roots` are the folders the job works on (a missing one is "folder no longer exists"),
+    `data_dir` is where the store and logs live (named when the disk is full).
+    """
+    if storage.is_out_of_space(exc):
+        where = f"holding the data dir {data_dir} " if data_dir else ""
+        return f"the disk {where}is full"
+    if isinstance(exc, OSError):
+        path = exc.filename if isinstance(exc.filename, str) else None
+        words = _OS_ERROR_WORDS.get(exc.errno or 0) or (exc.strerror or "").strip()
+        if exc.errno == errno.ENOENT and path is not None and path in set(roots):
+            words = "folder no longer exists"
+        if words and path:
+            return f"{words}: {path}"
+        if words:
+            return words
     text = str(exc).strip()
-    # Built-in exceptions such as FileNotFoundError already read well; others need their type.
-    if isinstance(exc, OSError | ValueError) and text:
+    # Messages of the store and of validation are written as sentences already.
+    if isinstance(exc, StoreError | ValueError) and text:
         return text
+    # Anything else is a bug: its type helps the report; the traceback is in the daemon log.
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _note(store: JobStore, log: JobLog, level: str, message: str) -> None:
+    """Write a line the runner adds about the job itself. A full disk must not keep the job
+    from ending, so a failed write only marks the daemon degraded and is said in its log."""
+    try:
+        log.write(level, message)
+    except OSError as exc:
+        _log_unwritable(store, log.path, exc)
+
+
+def _log_unwritable(store: JobStore, path: Path, exc: OSError) -> None:
+    _report_if_full(store, exc)
+    daemon_log.warning("cannot write the job log %s: %s", path, describe_failure(exc))
+
+
+def _report_if_full(store: JobStore, exc: BaseException) -> None:
+    """A job log that hit a full disk: the daemon is degraded until the worker finds room."""
+    if isinstance(exc, OSError) and storage.is_out_of_space(exc):
+        store.storage.report(storage.JOB_LOG, f"the disk holding {store.logs_dir} is full")
+
+
+def _ended(store: JobStore, end: JobEnd) -> Job:
+    try:
+        return end.record(store)
+    except JobNotFound:
+        raise  # the row is gone (deleted behind our back): retrying cannot help
+    except Exception as exc:
+        raise JobEndNotRecorded(end, exc, store.data_dir) from exc
 
 
 def run_job(
@@ -107,59 +207,102 @@ def run_job(
 
     - `cancel_event` set, or a cancel requested in the store: the job ends `cancelled`.
     - `shutdown_event` set (the daemon stopping): the job goes back to `queued` and is
-      returned as such; the scan is idempotent, so the next attempt starts over safely.
-    - any other exception: `failed`, with the message in `error_message` and the traceback
-      in the job's log.
+      returned as such; the scan is idempotent, so the next attempt starts over safely. A
+      cancel requested meanwhile wins: the job ends `cancelled`.
+    - any other exception: `failed`, with a human message in `error_message` and the job log;
+      the traceback of an unexpected one goes to the daemon log only.
     - KeyboardInterrupt: the job ends `cancelled`, then the interrupt is raised again so the
       caller still exits the way Ctrl+C should.
+    - the final write fails: JobEndNotRecorded, carrying the end to retry.
     """
-    should_cancel = CancelCheck(store, job.id, (cancel_event, shutdown_event))
-    log = JobLog(store.logs_dir, job.id)
     try:
-        log.info(f"Job {job.id} ({job.job_type}) started on {job.file_path}")
-        if job.job_type != SCAN:
-            message = f"Unknown job type {job.job_type!r}: this version can only run scan jobs."
-            log.error(message)
-            return store.finish_job(job.id, FAILED, error_message=message)
-        try:
-            summary = run_scan(
-                store,
-                job.id,
-                _scan_options(job, probe_concurrency, extensions),
-                log,
-                should_cancel,
-                on_progress,
-            )
-        except ScanCancelled as cancelled:
-            shutting_down = (
-                shutdown_event is not None
-                and shutdown_event.is_set()
-                and not (cancel_event is not None and cancel_event.is_set())
-                and not store.cancel_requested(job.id)
-            )
-            if shutting_down:
-                log.warning("Daemon shutting down: the job goes back to the queue.")
-                store.requeue_job(job.id, SHUTDOWN_REQUEUE_REASON)
-                requeued = store.get_job(job.id)
-                assert requeued is not None
-                return requeued
-            log.warning("Job cancelled.")
-            return store.finish_job(
-                job.id, CANCELLED, error_message="Cancelled.", summary_raw=cancelled.summary
-            )
-        except KeyboardInterrupt:
-            log.warning("Interrupted (Ctrl+C): job cancelled.")
-            store.finish_job(job.id, CANCELLED, error_message="Interrupted (Ctrl+C).")
-            raise
-        except Exception as exc:
-            message = _failure_message(exc)
-            log.error(f"Job failed: {message}")
-            log.error(traceback.format_exc().rstrip())
-            return store.finish_job(job.id, FAILED, error_message=message)
-        log.info(f"Job completed: {_summary_line(summary)}")
-        return store.finish_job(job.id, COMPLETED, summary_raw=summary)
+        log = JobLog(store.logs_dir, job.id)
+    except OSError as exc:
+        _log_unwritable(store, store.logs_dir / f"{job.id}.log", exc)
+        message = f"cannot write the job log: {describe_failure(exc, data_dir=store.data_dir)}"
+        return _ended(store, JobEnd(job.id, FAILED, message))
+    try:
+        return _run_logged(
+            store,
+            job,
+            log,
+            probe_concurrency,
+            extensions,
+            cancel_event,
+            shutdown_event,
+            on_progress,
+        )
     finally:
         log.close()
+
+
+def _run_logged(
+    store: JobStore,
+    job: Job,
+    log: JobLog,
+    probe_concurrency: int,
+    extensions: tuple[str, ...] | None,
+    cancel_event: threading.Event | None,
+    shutdown_event: threading.Event | None,
+    on_progress: Callable[[Progress], None] | None,
+) -> Job:
+    _note(store, log, "INFO", f"Job {job.id} ({job.job_type}) started on {job.file_path}")
+    if job.job_type != SCAN:
+        message = f"Unknown job type {job.job_type!r}: this version can only run scan jobs."
+        _note(store, log, "ERROR", message)
+        return _ended(store, JobEnd(job.id, FAILED, message))
+    should_cancel = CancelCheck(store, job.id, (cancel_event, shutdown_event))
+    try:
+        options = _scan_options(job, probe_concurrency, extensions)
+        summary = run_scan(store, job.id, options, log, should_cancel, on_progress)
+    except ScanCancelled as cancelled:
+        shutting_down = (
+            shutdown_event is not None
+            and shutdown_event.is_set()
+            and not (cancel_event is not None and cancel_event.is_set())
+            and not store.cancel_requested(job.id)
+        )
+        if shutting_down:
+            # The store cancels instead when a cancel landed after the check above.
+            requeued = store.requeue_job(job.id)
+            cancelled_meanwhile = requeued.status == CANCELLED
+            _note(store, log, "WARN", "Job cancelled." if cancelled_meanwhile else SHUTDOWN_NOTE)
+            return requeued
+        _note(store, log, "WARN", "Job cancelled.")
+        return _ended(store, JobEnd(job.id, CANCELLED, CANCELLED_MESSAGE, cancelled.summary))
+    except KeyboardInterrupt:
+        _note(store, log, "WARN", "Interrupted (Ctrl+C): job cancelled.")
+        _ended(store, JobEnd(job.id, CANCELLED, "Interrupted (Ctrl+C)."))
+        raise
+    except Exception as exc:
+        message = describe_failure(exc, roots=options_roots(job), data_dir=store.data_dir)
+        if storage.is_out_of_space(exc):
+            message += "; free some space and run the job again"
+        _report_if_full(store, exc)  # the scan's own log lines
+        _tell_the_daemon_log(job, exc, message)
+        _note(store, log, "ERROR", f"Job failed: {message}")
+        return _ended(store, JobEnd(job.id, FAILED, message))
+    _note(store, log, "INFO", f"Job completed: {_summary_line(summary)}")
+    return _ended(store, JobEnd(job.id, COMPLETED, summary_raw=summary))
+
+
+def options_roots(job: Job) -> list[str]:
+    """The folders a job works on, as its params name them (empty if they do not)."""
+    paths = (job.params or {}).get("paths")
+    return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else []
+
+
+def _tell_the_daemon_log(job: Job, exc: BaseException, message: str) -> None:
+    """Expected failures (a folder gone, a full disk) get one line in the daemon log; anything
+    else is a bug and gets its traceback there, never in the job's log."""
+    expected = isinstance(exc, OSError | StoreError | ValueError)
+    daemon_log.log(
+        logging.WARNING if expected else logging.ERROR,
+        "job %s failed: %s",
+        job.id,
+        message,
+        exc_info=None if expected else exc,
+    )
 
 
 def _summary_line(summary: dict) -> str:

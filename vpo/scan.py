@@ -295,7 +295,8 @@ def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -
     except FileNotFoundError:
         raise FfprobeMissing(FFPROBE_MISSING_MESSAGE) from None
     except OSError as exc:
-        raise ProbeError(f"cannot run ffprobe: {exc}") from None
+        # The reason in words ("Permission denied"), not "[Errno 13] ...": it goes to the job log.
+        raise ProbeError(f"cannot run ffprobe: {exc.strerror or exc}") from None
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from vpo import joblog
+from vpo import joblog, storage
 from vpo.jobs import (
     CANCELLED,
     COMPLETED,
@@ -52,11 +52,17 @@ from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
 DB_FILENAME = "vpo.db"
 LOGS_DIRNAME = "logs"
 BUSY_TIMEOUT_MS = 10_000
+# How much room `check_room` asks of the database and of the logs directory: about what a job
+# needs to start (its row, a first batch of log lines).
+ROOM_CHECK_BYTES = 16 * 1024
 SCAN_STATUSES = ("ok", "error", "missing")
 # files.error_kind of an 'error' file: the scan could not read it (tried again by the next scan,
 # the cause may be gone), or ffprobe rejected its content (not probed again while the file is
 # unchanged: same bytes, same answer). NULL for other errors, e.g. a probe that timed out.
 ERROR_READ, ERROR_PROBE = "read", "probe"
+
+# error_message of every cancelled job, whoever ended it (the runner, or a requeue it missed).
+CANCELLED_MESSAGE = "Cancelled."
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -80,6 +86,14 @@ class JobAlreadyTerminal(StoreError):
 
 class SchemaTooNew(StoreError):
     pass
+
+
+class StorageFull(StoreError, storage.OutOfSpace):
+    """A write found no room: the disk holding the database is full (SQLITE_FULL).
+
+    Nothing was written (the transaction rolled back); the same write succeeds once there is
+    room again.
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,6 +466,8 @@ class JobStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        # Shared with the worker and the API: what the writers found about free space.
+        self.storage = storage.StorageStatus()
         try:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -459,7 +475,7 @@ class JobStore:
         try:
             self._writer = self._connect()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the job database {self.db_path}: {exc}") from exc
+            raise self._open_error(exc) from exc
         try:
             self._writer.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable across application crashes in WAL mode, and cheaper per commit.
@@ -468,11 +484,27 @@ class JobStore:
         except sqlite3.Error as exc:
             self._writer.close()
             self._closed = True
-            raise StoreError(f"cannot open the job database {self.db_path}: {exc}") from exc
+            raise self._open_error(exc) from exc
         except StoreError:
             self._writer.close()
             self._closed = True
             raise
+
+    def _open_error(self, exc: sqlite3.Error) -> StoreError:
+        if self._is_full(exc):
+            return StorageFull(self._full_reason())
+        return StoreError(f"cannot open the job database {self.db_path}: {exc}")
+
+    def _is_full(self, exc: sqlite3.Error) -> bool:
+        """SQLITE_FULL, or an I/O error while the disk has no room (SQLite says only "disk I/O
+        error" when the full disk was met growing its shared-memory file)."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            return True
+        return code == sqlite3.SQLITE_IOERR and storage.no_room_left(self.data_dir)
+
+    def _full_reason(self) -> str:
+        return f"the disk holding the job database {self.db_path} is full"
 
     # -- connections ------------------------------------------------------------------------
 
@@ -504,22 +536,39 @@ class JobStore:
         return conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction on the writer connection."""
+    def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One short write transaction on the writer connection.
+
+        `durable`: the commit is synced to disk before this returns (synchronous FULL), for
+        writes that an answer promises, such as a cancel: the usual NORMAL survives a crash of
+        the process but not of the machine. A full disk raises StorageFull.
+        """
         with self._write_lock:
             if self._closed:
                 raise StoreError("the job store is closed")
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            if durable:
+                conn.execute("PRAGMA synchronous = FULL")
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                # Some errors (disk full, I/O) already rolled the transaction back; a failed
-                # COMMIT may leave it open, which would break every later BEGIN.
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    # Some errors (disk full, I/O) already rolled the transaction back; a failed
+                    # COMMIT may leave it open, which would break every later BEGIN.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if not self._is_full(exc):
+                    raise
+                reason = self._full_reason()
+                self.storage.report(storage.DATABASE, reason)
+                raise StorageFull(reason) from exc
+            finally:
+                if durable:
+                    conn.execute("PRAGMA synchronous = NORMAL")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -544,6 +593,29 @@ class JobStore:
                     conn.execute(statement)
             if current != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def check_room(self) -> None:
+        """Prove that the database and the logs directory can each take ROOM_CHECK_BYTES more,
+        and clear their storage problems; raise StorageFull / OSError (ENOSPC) otherwise.
+
+        The worker calls this while the daemon is degraded, so it recovers by itself once space
+        returns. The database check writes a blob and deletes it in one transaction: the table
+        ends as it was, but the pages had to be found, in the file or in the WAL.
+        """
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('room_check', zeroblob(?))",
+                (ROOM_CHECK_BYTES,),
+            )
+            conn.execute("DELETE FROM meta WHERE key = 'room_check'")
+        self.storage.clear(storage.DATABASE)
+        try:
+            joblog.check_room(self.logs_dir, ROOM_CHECK_BYTES)
+        except OSError as exc:
+            if storage.is_out_of_space(exc):
+                self.storage.report(storage.JOB_LOG, f"the disk holding {self.logs_dir} is full")
+            raise
+        self.storage.clear(storage.JOB_LOG)
 
     def schema_version(self) -> int:
         return self._reader().execute("PRAGMA user_version").fetchone()[0]
@@ -733,7 +805,8 @@ class JobStore:
             raise ValueError(f"priority must be an integer, got {priority!r}")
         params_text = json.dumps(params or {}, sort_keys=True)
         job_id = str(uuid.uuid4())
-        with self._write() as conn:
+        # Durable: the 201 that answers a POST promises the job exists.
+        with self._write(durable=True) as conn:
             now_dt = utc_now()
             if created_at is None:
                 latest = conn.execute("SELECT max(created_at) FROM jobs").fetchone()[0]
@@ -866,9 +939,14 @@ class JobStore:
 
     def request_cancel(self, job_id: str) -> Job:
         """Queued: cancelled at once. Running: flag set, the runner stops at its next file
-        boundary. Raises JobNotFound or JobAlreadyTerminal."""
+        boundary. Raises JobNotFound or JobAlreadyTerminal.
+
+        Committed durably before it returns: the answer to a cancel is a promise. Should the
+        runner never see the flag (the process killed first), requeueing or orphan recovery
+        end the job `cancelled` instead of running it again.
+        """
         now = _now_text()
-        with self._write() as conn:
+        with self._write(durable=True) as conn:
             job = self._fetch_for_write(conn, job_id)
             if job.is_terminal:
                 raise JobAlreadyTerminal(job)
@@ -881,11 +959,12 @@ class JobStore:
             # Running, or an unknown non-terminal status from a newer version: ask it to stop.
             return self._update_job(conn, job_id, {"cancel_requested": 1}, now)
 
-    def requeue_job(self, job_id: str, reason: str) -> None:
-        """Put a running job back in the queue (daemon shutdown, orphan recovery).
+    def requeue_job(self, job_id: str) -> Job:
+        """Put a running job back in the queue (daemon shutdown) and return it.
 
-        attempts is kept, so repeated interruptions add up. The reason is kept in
-        error_message until the job is claimed again.
+        A job whose cancel was already answered is not requeued: it ends `cancelled`. attempts
+        is kept, so repeated interruptions add up. Why it was requeued is the caller's to say
+        in the job log: error_message is for jobs that failed.
         """
         now = _now_text()
         with self._write() as conn:
@@ -893,10 +972,21 @@ class JobStore:
             if job.is_terminal:
                 raise JobAlreadyTerminal(job)
             if job.status == QUEUED:
-                return
-            self._requeue(conn, job_id, reason, now)
+                return job
+            if job.cancel_requested:
+                return self._cancel_interrupted(conn, job_id, now)
+            return self._requeue(conn, job_id, now)
 
-    def _requeue(self, conn: sqlite3.Connection, job_id: str, reason: str, now: str) -> Job:
+    def _cancel_interrupted(self, conn: sqlite3.Connection, job_id: str, now: str) -> Job:
+        """End a job cancelled while running whose runner stopped before it noticed."""
+        return self._update_job(
+            conn,
+            job_id,
+            {"status": CANCELLED, "completed_at": now, "error_message": CANCELLED_MESSAGE},
+            now,
+        )
+
+    def _requeue(self, conn: sqlite3.Connection, job_id: str, now: str) -> Job:
         return self._update_job(
             conn,
             job_id,
@@ -910,7 +1000,7 @@ class JobStore:
                 "phase": None,
                 "processed_count": 0,
                 "total_count": None,
-                "error_message": reason,
+                "error_message": None,
             },
             now,
         )
@@ -918,8 +1008,10 @@ class JobStore:
     def recover_orphans(
         self, is_owner_alive: Callable[[str], bool] = owner_is_alive, max_attempts: int = 3
     ) -> list[tuple[Job, str]]:
-        """Running jobs whose owner process is gone: requeued, or failed once they have been
-        interrupted `max_attempts` times. Returns (job after the change, "requeued"|"failed").
+        """Running jobs whose owner process is gone: requeued, failed once they have been
+        interrupted `max_attempts` times, or cancelled when a cancel had been requested (and
+        answered) before the process went. Returns (job after the change, outcome) with outcome
+        "requeued", "failed" or "cancelled"; the caller says why in the job logs.
 
         A running job without an owner counts as orphaned: nobody can finish it.
         """
@@ -942,10 +1034,12 @@ class JobStore:
                 # Skip jobs that changed meanwhile (finished, or claimed by a live owner).
                 if job.status != RUNNING or job.owner != owner:
                     continue
-                if job.attempts >= max_attempts:
+                if job.cancel_requested:
+                    outcomes.append((self._cancel_interrupted(conn, job_id, now), "cancelled"))
+                elif job.attempts >= max_attempts:
                     message = (
-                        f"Interrupted {job.attempts} times (the process running it stopped); "
-                        "giving up."
+                        f"Interrupted {job.attempts} times (the process running it stopped "
+                        f"each time); giving up after {job.attempts} attempts."
                     )
                     updated = self._update_job(
                         conn,
@@ -955,11 +1049,7 @@ class JobStore:
                     )
                     outcomes.append((updated, "failed"))
                 else:
-                    reason = (
-                        f"Requeued after attempt {job.attempts}: the process running it "
-                        f"({owner or 'unknown'}) stopped."
-                    )
-                    outcomes.append((self._requeue(conn, job_id, reason, now), "requeued"))
+                    outcomes.append((self._requeue(conn, job_id, now), "requeued"))
         return outcomes
 
     def prune_jobs(self, older_than: datetime) -> list[str]:

@@ -8,6 +8,12 @@ Shutdown (`stop`) first stops claiming, gives the running job a grace period to 
 the shutdown event, which makes the runner stop at the next file boundary and put the job back to
 `queued`. Jobs orphaned by a process that died (kill -9, power loss) are recovered at start-up by
 `recover_orphans`, which asks `owner_alive_here` about each job's owner string.
+
+A full disk: when the write that ends a job fails, the worker keeps the job (still `running`,
+its runner being this live thread) and retries the write until it lands, while the store's
+storage status says why, so `/health` answers degraded. No job is claimed while any storage
+problem stands; meanwhile the worker checks for room once a poll and clears the problem when
+there is some again, so the daemon recovers without a restart.
 """
 
 from __future__ import annotations
@@ -17,14 +23,19 @@ import os
 import socket
 import threading
 
-from vpo.jobs import Job
-from vpo.runner import run_job
-from vpo.store import JobStore, owner_is_alive, process_owner
+from vpo import storage
+from vpo.joblog import JobLog
+from vpo.jobs import QUEUED, Job
+from vpo.runner import SHUTDOWN_NOTE, JobEnd, JobEndNotRecorded, describe_failure, run_job
+from vpo.store import JobNotFound, JobStore, owner_is_alive, process_owner
 
 log = logging.getLogger("vpo.worker")
 
 IDLE_POLL_SECONDS = 1.0
 MAX_ATTEMPTS = 3
+# Retrying a job's end that did not land: soon at first, then every few seconds.
+END_RETRY_FIRST_SECONDS = 0.5
+END_RETRY_MAX_SECONDS = 5.0
 # Job work runs at a lower CPU priority than the API: on a two-core NAS, two ffprobe processes
 # would otherwise take every cycle and make each poll wait behind them.
 JOB_NICENESS = 10
@@ -44,9 +55,21 @@ def owner_alive_here(owner: str) -> bool:
     return host == socket.gethostname() and owner_is_alive(owner)
 
 
+def note_in_job_log(store: JobStore, job_id: str, level: str, message: str) -> bool:
+    """Append a line to a job's log from outside its run; False (said in the daemon log) when
+    the disk refuses it: the job's state is in the store either way."""
+    try:
+        with JobLog(store.logs_dir, job_id) as job_log:
+            job_log.write(level, message)
+    except OSError as exc:
+        log.warning("cannot write the log of job %s: %s", job_id, describe_failure(exc))
+        return False
+    return True
+
+
 def recover_orphans(store: JobStore) -> list[tuple[Job, str]]:
-    """Requeue (or fail, after MAX_ATTEMPTS) jobs left running by a process that is gone, and
-    say so in the daemon log."""
+    """Requeue (or fail, after MAX_ATTEMPTS, or cancel, when a cancel was answered) jobs left
+    running by a process that is gone, and say so in the daemon log and in each job's log."""
     recovered = store.recover_orphans(owner_alive_here, MAX_ATTEMPTS)
     for job, outcome in recovered:
         if outcome == "requeued":
@@ -59,6 +82,27 @@ def recover_orphans(store: JobStore) -> list[tuple[Job, str]]:
                 job.attempts,
                 MAX_ATTEMPTS,
             )
+            note_in_job_log(
+                store,
+                job.id,
+                "WARN",
+                f"Requeued after attempt {job.attempts} of {MAX_ATTEMPTS}: the process running "
+                "the job stopped without ending it (a crash, or kill -9).",
+            )
+        elif outcome == "cancelled":
+            log.warning(
+                "job %s (%s %s) was cancelled, but the process running it stopped before it "
+                "noticed; marked cancelled",
+                job.id,
+                job.job_type,
+                job.file_path,
+            )
+            note_in_job_log(
+                store,
+                job.id,
+                "WARN",
+                "Job cancelled: the process running it stopped before it saw the cancel.",
+            )
         else:
             log.error(
                 "job %s (%s %s) was interrupted %d times; marked failed",
@@ -66,6 +110,13 @@ def recover_orphans(store: JobStore) -> list[tuple[Job, str]]:
                 job.job_type,
                 job.file_path,
                 job.attempts,
+            )
+            note_in_job_log(
+                store,
+                job.id,
+                "ERROR",
+                f"The process running the job stopped again; giving up after {job.attempts} "
+                "attempts.",
             )
     return recovered
 
@@ -139,12 +190,28 @@ class Worker:
     def _run(self) -> None:
         lower_thread_priority(JOB_NICENESS)
         while not self._stopping.is_set():
-            job = self._claim()
+            job = self._claim() if self._storage_ready() else None
             if job is None:
                 self._wake.wait(self.idle_poll_seconds)
                 self._wake.clear()
                 continue
             self._run_one(job)
+
+    def _storage_ready(self) -> bool:
+        """No storage problem, or one that a check for room now finds gone. A job started on a
+        full disk could only fail, and its end might not be recorded either."""
+        status = self.store.storage
+        if not status.degraded:
+            return True
+        try:
+            self.store.check_room()
+        except Exception as exc:
+            log.debug("still no room for new jobs: %s", describe_failure(exc))
+            return False
+        if status.degraded:  # another writer found a new problem meanwhile
+            return False
+        log.info("the data dir can be written again; taking jobs")
+        return True
 
     def _run_one(self, job: Job) -> None:
         log.info(
@@ -159,12 +226,52 @@ class Worker:
                 shutdown_event=self._shutdown,
             )
             log.info("job %s ended: %s", job.id, final.status)
+        except JobEndNotRecorded as not_recorded:
+            self._record_end(not_recorded.end, not_recorded.cause)
         except Exception:
             # run_job ends jobs itself; reaching here means the store failed under it.
             log.exception("job %s: the runner failed", job.id)
         finally:
             self._current = None
             self._idle.set()
+
+    def _record_end(self, end: JobEnd, cause: BaseException) -> None:
+        """Retry writing a job's end until it lands; the job stays `running` meanwhile, which
+        is true: its runner, this thread, is alive and busy with it. Gives up only when the
+        daemon stops: the job is then an orphan, requeued (or cancelled) at the next start.
+        """
+        status = self.store.storage
+        if storage.is_out_of_space(cause):
+            why = "until the disk has room"
+        else:
+            why = f"after: {describe_failure(cause, data_dir=self.store.data_dir)}"
+        reason = f"job {end.job_id} ended {end.status}; recording that is retried {why}"
+        status.report(storage.JOB_END, reason)
+        log.error("%s", reason)
+        delay = END_RETRY_FIRST_SECONDS
+        try:
+            while not self._shutdown.wait(delay):
+                try:
+                    final = end.record(self.store)
+                except JobNotFound:
+                    log.warning("job %s was deleted before its end could be recorded", end.job_id)
+                    return
+                except Exception as exc:
+                    log.debug("job %s: recording its end failed again: %s", end.job_id, exc)
+                    delay = min(delay * 2, END_RETRY_MAX_SECONDS)
+                    continue
+                log.info("job %s ended: %s (recorded after a retry)", end.job_id, final.status)
+                note_in_job_log(
+                    self.store,
+                    end.job_id,
+                    "WARN",
+                    f"The job's end ({final.status}) was recorded once the data dir could be "
+                    "written again.",
+                )
+                return
+            log.warning("job %s: stopping before its end could be recorded", end.job_id)
+        finally:
+            status.clear(storage.JOB_END)
 
     def stop(self, grace: float) -> None:
         """Stop taking jobs; let the running job finish within `grace` seconds, else requeue it.
@@ -190,9 +297,12 @@ class Worker:
         if self._thread.is_alive() and job is not None:
             log.warning("job %s did not stop in time; requeueing it", job.id)
             try:
-                self.store.requeue_job(job.id, "daemon shut down")
-            except Exception:
-                log.exception("requeueing job %s failed", job.id)
+                requeued = self.store.requeue_job(job.id)
+            except Exception as exc:
+                log.error("requeueing job %s failed: %s", job.id, describe_failure(exc))
+                return
+            note = SHUTDOWN_NOTE if requeued.status == QUEUED else "Job cancelled."
+            note_in_job_log(self.store, job.id, "WARN", note)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()

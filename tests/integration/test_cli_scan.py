@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.daemon import VPO_EXECUTABLE, free_port, wait_until
 from tests.support.media import MediaCache, build_library, build_many, write_corrupt_video
+from tests.support.small_disk import fill, small_disk
 from vpo.client import VpoClient
 from vpo.store import JobQuery, JobStore
 
@@ -137,6 +138,20 @@ def test_bad_path_is_one_line_error_and_no_job_row(make_target, sample_library, 
     assert str(bad) in line
     assert result.stdout == ""
     assert not (data_dir / "vpo.db").exists()
+
+
+def test_a_full_data_disk_is_a_one_line_error(sample_library, tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        data_dir = disk / "vpo"
+        JobStore(data_dir).close()
+        filler = fill(disk)
+        result = run_scan(sample_library.root, "--data-dir", data_dir)
+        line = assert_one_line_error(result, 1)
+        assert "is full" in line, line
+        filler.unlink()
+        # Nothing half written: the same scan works once there is room.
+        assert run_scan(sample_library.root, "--data-dir", data_dir).returncode == 0
+        assert only_job(data_dir).status == "completed"
 
 
 def test_sigint_ends_a_foreground_scan_cancelled(tmp_path, media_cache):

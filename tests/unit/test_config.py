@@ -14,6 +14,7 @@ from vpo.config import (
     load_settings,
     polling_rules,
     resolve_data_dir,
+    token_weakness,
 )
 
 
@@ -240,3 +241,19 @@ def test_polling_rules_are_the_shared_data_file() -> None:
     assert rules["backoff"]["max_delay_ms"] == 120000
     rules["interval_ms"]["min"] = 1  # a copy: changing it changes nothing for others
     assert polling_rules()["interval_ms"]["min"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("token", "strong"),
+    [(" " * 16, 0), ("\t\n " * 10, 0), ("abc " * 5, 15), ("short", 5), (" x" * 15 + " ", 15)],
+)
+def test_a_token_needs_16_characters_that_are_not_whitespace(token: str, strong: int) -> None:
+    assert len(token) >= 5
+    weakness = token_weakness(token)
+    assert weakness is not None
+    assert f"at least 16 characters that are not whitespace (it has {strong})" in weakness
+
+
+@pytest.mark.parametrize("token", ["0123456789abcdef", "correct horse battery staple", "é" * 16])
+def test_a_token_of_16_such_characters_is_enough(token: str) -> None:
+    assert token_weakness(token) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import threading
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.small_disk import fill, small_disk
 from vpo import joblog
 from vpo.joblog import JobLog, LogPage, has_log, log_path, read_log
 
@@ -178,3 +180,46 @@ def test_delete_log(tmp_path: Path) -> None:
         log.info("x")
     assert joblog.delete_log(tmp_path, JOB_ID) is True
     assert not has_log(tmp_path, JOB_ID)
+
+
+def test_a_log_on_a_full_device_raises_enospc_and_still_closes(tmp_path: Path) -> None:
+    # /dev/full answers every write with ENOSPC, as a full disk does.
+    log_path(tmp_path, JOB_ID).symlink_to("/dev/full")
+    log = JobLog(tmp_path, JOB_ID)
+    with pytest.raises(OSError) as raised:
+        log.info("scan started")
+    assert raised.value.errno == errno.ENOSPC
+    log.close()  # nothing is left in a buffer to fail again here
+    assert log.closed
+
+
+def test_a_line_cut_short_by_a_full_disk_is_ended_before_the_next_one(tmp_path: Path) -> None:
+    # What a writer stopped by a full disk half way through a line leaves behind.
+    log_path(tmp_path, JOB_ID).write_bytes(b"2026-11-30T06:13:23.123Z INFO  half a li")
+    with JobLog(tmp_path, JOB_ID) as log:
+        log.info("space again")
+        log.info("and more")
+    page = read_log(tmp_path, JOB_ID)
+    assert page.lines[0].endswith("half a li")
+    assert [line[25:] for line in page.lines[1:]] == ["INFO  space again", "INFO  and more"]
+
+
+def test_a_line_cut_short_on_a_real_full_disk_does_not_swallow_the_next(tmp_path: Path) -> None:
+    long_line = "x" * 9000  # ends part way into a memory page of the tmpfs
+    with small_disk(tmp_path / "disk", size="256k") as disk:
+        log = JobLog(disk, JOB_ID)
+        log.info(long_line)
+        filler = fill(disk)
+        # Only the rest of the log's last page is free: the line is written in part.
+        with pytest.raises(OSError) as raised:
+            log.info(long_line)
+        assert raised.value.errno == errno.ENOSPC
+        filler.unlink()
+        log.info("space again")
+        log.close()
+        page = read_log(disk, JOB_ID)
+    assert len(page.lines) == 3, [line[:40] for line in page.lines]
+    assert page.lines[0][25:] == "INFO  " + long_line
+    cut = page.lines[1]
+    assert len(cut) < len(page.lines[0]) and ("INFO  " + long_line).startswith(cut[25:])
+    assert page.lines[2][25:] == "INFO  space again"

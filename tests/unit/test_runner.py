@@ -14,7 +14,7 @@ import pytest
 from tests.support.media import build_many
 from vpo.joblog import read_log
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, SCAN, SUMMARY_KEYS
-from vpo.runner import SHUTDOWN_REQUEUE_REASON, CancelCheck, run_job
+from vpo.runner import SHUTDOWN_NOTE, CancelCheck, describe_failure, run_job
 from vpo.scan import Progress
 from vpo.store import JobStore
 
@@ -62,25 +62,27 @@ def test_unknown_job_type_fails_with_a_message(store, tmp_path):
     assert "Unknown job type" in log_text(store, job.id)
 
 
-def test_missing_root_fails_naming_the_path(store, tmp_path):
+def test_missing_root_fails_with_a_human_sentence_naming_the_path(store, tmp_path):
     job = running_scan(store, tmp_path / "gone")
     final = run_job(store, job)
     assert final.status == FAILED
-    assert "gone" in final.error_message
-    assert "Job failed" in log_text(store, job.id)
+    assert final.error_message == f"folder no longer exists: {tmp_path / 'gone'}"
+    text = log_text(store, job.id)
+    assert f"Job failed: folder no longer exists: {tmp_path / 'gone'}" in text
+    assert "Errno" not in text and "Traceback" not in text
 
 
 def test_a_missing_root_that_is_not_utf8_is_named_with_its_bytes_escaped(store, tmp_path):
     gone = os.fsdecode(os.fsencode(tmp_path) + b"/gone\xe9")
     final = run_job(store, running_scan(store, gone))
     assert final.status == FAILED
-    assert final.error_message == (f"[Errno 2] scan root does not exist: '{tmp_path}/gone\\xe9'")
-    assert f"Job failed: [Errno 2] scan root does not exist: '{tmp_path}/gone\\xe9'" in (
-        log_text(store, final.id)
-    )
+    assert final.error_message == f"folder no longer exists: {tmp_path}/gone\\xe9"
+    assert f"folder no longer exists: {tmp_path}/gone\\xe9" in log_text(store, final.id)
 
 
-def test_an_exception_in_the_scan_fails_the_job_with_its_type_and_message(store, sample_library):
+def test_an_exception_in_the_scan_fails_the_job_and_its_traceback_goes_to_the_daemon_log(
+    store, sample_library, caplog
+):
     def broken_display(progress: Progress) -> None:
         if progress.phase == "probe":
             raise RuntimeError("display went away")
@@ -88,7 +90,39 @@ def test_an_exception_in_the_scan_fails_the_job_with_its_type_and_message(store,
     final = run_job(store, running_scan(store, sample_library.root), on_progress=broken_display)
     assert final.status == FAILED
     assert final.error_message == "RuntimeError: display went away"
-    assert "Traceback" in log_text(store, final.id)
+    text = log_text(store, final.id)
+    assert "Job failed: RuntimeError: display went away" in text
+    assert "Traceback" not in text and "broken_display" not in text
+    # The details are kept, where an operator looks for them: the daemon's own log.
+    (record,) = [r for r in caplog.records if r.name == "vpo.runner"]
+    assert record.exc_info is not None and "display went away" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (
+            FileNotFoundError(2, "scan root does not exist", "/srv/x"),
+            "folder no longer exists: /srv/x",
+        ),
+        (FileNotFoundError(2, "No such file", "/srv/x/a.mkv"), "no longer exists: /srv/x/a.mkv"),
+        (NotADirectoryError(20, "scan root is not a directory", "/srv/f"), "not a folder: /srv/f"),
+        (PermissionError(13, "Permission denied", "/srv/x"), "permission denied: /srv/x"),
+        (
+            OSError(28, "No space left on device"),
+            "the disk is full",
+        ),
+        (
+            OSError(5, "Input/output error"),
+            "input/output error (a failing disk or a lost network mount?)",
+        ),
+        (OSError(111, "Connection refused"), "Connection refused"),
+    ],
+)
+def test_failures_are_described_in_words_without_errno_numbers(exc, expected):
+    message = describe_failure(exc, roots=["/srv/x", "/srv/f"])
+    assert message == expected
+    assert "Errno" not in message and "[" not in message
 
 
 def test_cancel_requested_in_the_store_ends_the_job_cancelled_with_progress_kept(
@@ -155,9 +189,10 @@ def test_shutdown_requeues_the_job_instead_of_cancelling(store, sample_library):
     job = running_scan(store, sample_library.root)
     final = run_job(store, job, shutdown_event=shutdown, on_progress=shut_down_in_probe)
     assert final.status == QUEUED
-    assert final.error_message == SHUTDOWN_REQUEUE_REASON
+    # Why it was requeued is in its log; error_message is for jobs that failed.
+    assert final.error_message is None
     assert final.attempts == 1
-    assert "goes back to the queue" in log_text(store, job.id)
+    assert SHUTDOWN_NOTE in log_text(store, job.id)
     # The next attempt starts over and completes.
     claimed = store.claim_next_job("test-owner")
     assert claimed.id == job.id

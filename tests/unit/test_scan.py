@@ -200,6 +200,16 @@ def test_probe_file_reads_a_real_video(media_cache):
     assert [s.codec_type for s in result.streams] == ["video", "audio"]
 
 
+def test_an_ffprobe_that_cannot_start_is_a_reason_in_words(tmp_path):
+    # Executable, but neither a program nor a script: exec fails with ENOEXEC.
+    broken = tmp_path / "ffprobe"
+    broken.write_bytes(b"\0\1\2 not a program")
+    broken.chmod(0o755)
+    with pytest.raises(ProbeError) as raised:
+        probe_file(str(tmp_path / "a.mkv"), str(broken), 5, threading.Event())
+    assert str(raised.value) == "cannot run ffprobe: Exec format error"
+
+
 def test_probe_timeout_kills_ffprobe(tmp_path):
     # ffprobe opening a FIFO waits for a writer that never comes: a real hung probe.
     fifo = tmp_path / "hung.mkv"

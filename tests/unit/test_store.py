@@ -270,11 +270,11 @@ def test_every_job_write_bumps_version_and_change_counter(store: JobStore) -> No
     step(job)
     store.update_progress(job.id, phase="discover", processed=5)
     step(job)
-    store.request_cancel(job.id)
-    step(job)
-    store.requeue_job(job.id, "test")
+    store.requeue_job(job.id)
     step(job)
     store.claim_next_job(OWNER)
+    step(job)
+    store.request_cancel(job.id)
     step(job)
     store.finish_job(job.id, COMPLETED, summary_raw={"found": 1})
     step(job)
@@ -438,20 +438,40 @@ def test_requeue_keeps_attempts_and_resets_the_run(store: JobStore) -> None:
     store.create_job("scan", "/tv")
     job = store.claim_next_job(OWNER)
     store.update_progress(job.id, phase="hash", processed=7, total=10, percent=70)
-    store.request_cancel(job.id)
-    store.requeue_job(job.id, "daemon shut down")
-    requeued = store.get_job(job.id)
+    requeued = store.requeue_job(job.id)
+    assert requeued == store.get_job(job.id)
     assert requeued.status == QUEUED and requeued.attempts == 1
     assert requeued.owner is None and requeued.started_at is None
     assert requeued.cancel_requested is False and requeued.processed_count == 0
-    assert requeued.error_message == "daemon shut down"
+    # Why it was requeued goes to the job log; error_message is for failed jobs.
+    assert requeued.error_message is None
     # A requeue is not a cancel: the runner being stopped must not end the job cancelled.
     assert store.cancel_requested(job.id) is False
     again = store.claim_next_job("other:2:2")
     assert again.id == job.id and again.attempts == 2 and again.error_message is None
     store.finish_job(job.id, COMPLETED)
     with pytest.raises(JobAlreadyTerminal):
-        store.requeue_job(job.id, "late")
+        store.requeue_job(job.id)
+
+
+def test_a_requeue_after_an_answered_cancel_ends_the_job_cancelled(store: JobStore) -> None:
+    store.create_job("scan", "/tv")
+    job = store.claim_next_job(OWNER)
+    store.request_cancel(job.id)  # answered 200; the runner stops before it sees the flag
+    ended = store.requeue_job(job.id)
+    assert ended.status == CANCELLED and ended.error_message == "Cancelled."
+    assert ended.completed_at is not None
+    assert store.claim_next_job(OWNER) is None
+
+
+def test_an_orphan_whose_cancel_was_answered_ends_cancelled_not_requeued(store: JobStore) -> None:
+    store.create_job("scan", "/tv")
+    job = store.claim_next_job("dead:1:1")
+    store.request_cancel(job.id)
+    (outcome,) = store.recover_orphans(lambda owner: False)
+    assert outcome[1] == "cancelled" and outcome[0].status == CANCELLED
+    assert store.get_job(job.id).status == CANCELLED
+    assert store.claim_next_job(OWNER) is None
 
 
 # --- concurrent claims -----------------------------------------------------------------------
@@ -699,6 +719,7 @@ def test_recover_orphans_requeues_then_fails_after_three_attempts(store: JobStor
     ]
     failed = store.get_job(orphan.id)
     assert failed.attempts == 3 and "Interrupted 3 times" in failed.error_message
+    assert "giving up after 3 attempts" in failed.error_message
     assert failed.completed_at is not None
     assert store.get_job(alive_job.id).status == RUNNING
     assert store.recover_orphans(lambda owner: True) == []
@@ -894,7 +915,7 @@ def test_file_errors_are_paged_with_a_true_total(store: JobStore, scan_job: Job)
 
 def test_a_new_attempt_starts_with_a_clean_error_list(store: JobStore, scan_job: Job) -> None:
     store.record_file_errors(scan_job.id, [("/tv/a", "boom")])
-    store.requeue_job(scan_job.id, "restart")
+    store.requeue_job(scan_job.id)
     store.claim_next_job(OWNER)
     assert store.file_errors(scan_job.id, 10, 0) == ([], 0)
 

@@ -231,6 +231,10 @@ def _run_foreground(
         errors, errors_total = store.file_errors(final.id, limit=ERRORS_SHOWN, offset=0)
         _print_outcome(final, errors, errors_total, as_json)
         return final, received.get("signal")
+    except StoreError as exc:
+        # A write the store refused (a full disk): one line, no traceback. A job whose end
+        # could not be written is left to the daemon's orphan recovery, as after a kill.
+        raise ScanCommandError(f"cannot record the scan: {exc}") from None
     finally:
         store.close()
 

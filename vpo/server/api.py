@@ -32,7 +32,7 @@ from vpo.server.query import (
     parse_no_parameters,
     parse_submission,
 )
-from vpo.store import JobAlreadyTerminal, JobNotFound
+from vpo.store import JobAlreadyTerminal, JobNotFound, StorageFull
 
 routes = web.RouteTableDef()
 
@@ -185,6 +185,11 @@ async def health(request: web.Request) -> web.Response:
     }
     if not stats["ok"]:
         raise err.ApiError(503, err.UNHEALTHY, "The database is not available.", body)
+    # Readable but not writable (a full disk): jobs cannot start or end, so not healthy either.
+    problem = state.store.storage.problem()
+    if problem is not None:
+        body.update(status="degraded", reason=problem)
+        raise err.ApiError(503, err.DEGRADED, problem, body)
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
@@ -319,19 +324,31 @@ def _check_directory(path: str) -> str:
     raise err.invalid_parameter("path", f"'path' {problem}: {escaped_path(path)}")
 
 
+def _refuse_when_storage_is_full(state: ServerState) -> None:
+    """507 while the data dir cannot take writes: a job queued now could neither start nor be
+    recorded reliably, and a cancel must not be answered unless it is on disk."""
+    problem = state.store.storage.problem()
+    if problem is not None:
+        raise err.insufficient_storage(problem)
+
+
 @routes.post("/api/jobs")
 async def submit_job(request: web.Request) -> web.Response:
     state = request.app[STATE]
     parse_no_parameters_or_400(request)
     submission = _parsed(parse_submission, await _json_body(request))
+    _refuse_when_storage_is_full(state)
 
     def create() -> Job:
         directory = _check_directory(submission.path)
-        return state.store.create_job(
-            submission.job_type,
-            directory,
-            params={"paths": [directory], "full": submission.full},
-        )
+        try:
+            return state.store.create_job(
+                submission.job_type,
+                directory,
+                params={"paths": [directory], "full": submission.full},
+            )
+        except StorageFull as full:
+            raise err.insufficient_storage(str(full)) from None
 
     job = await state.read(create)
     state.wake_worker()
@@ -354,10 +371,13 @@ async def cancel_job(request: web.Request) -> web.Response:
             field = next(iter(body))
             raise err.invalid_parameter(field, f"Unknown field '{field}': cancel takes no fields.")
         raise err.invalid_parameter("body", "The request body must be a JSON object (or empty).")
+    _refuse_when_storage_is_full(state)
 
     def cancel() -> dict[str, Any]:
         try:
             job = state.store.request_cancel(job_id)
+        except StorageFull as full:
+            raise err.insufficient_storage(str(full)) from None
         except JobNotFound:
             raise _job_not_found(job_id) from None
         except JobAlreadyTerminal as exc:

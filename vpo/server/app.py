@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from vpo import __version__
-from vpo.config import Settings
+from vpo.config import Settings, token_weakness
 from vpo.jobs import utc_now
 from vpo.server import STATE, ServerState
 from vpo.server import errors as err
@@ -53,7 +53,6 @@ MAX_BODY_BYTES = 64 * 1024
 SHUTDOWN_GRACE_SECONDS = 3.0  # the running job may finish within this, else it is requeued
 HTTP_SHUTDOWN_TIMEOUT = 1.5  # in-flight requests get this long after the listener closes
 RETENTION_INTERVAL = timedelta(days=1)
-MIN_TOKEN_LENGTH = 16
 REALM = 'Basic realm="vpo", charset="UTF-8"'
 OPEN_PATHS = frozenset({"/health"})
 
@@ -271,11 +270,9 @@ def startup_refusal(settings: Settings) -> str | None:
             f"refusing to listen on {settings.bind} without an auth token: set server.auth_token "
             "(or VPO_AUTH_TOKEN) to a secret of at least 16 characters, or bind 127.0.0.1"
         )
-    if len(settings.auth_token) < MIN_TOKEN_LENGTH:
-        return (
-            f"refusing to listen on {settings.bind}: the auth token is shorter than "
-            f"{MIN_TOKEN_LENGTH} characters; use a longer secret"
-        )
+    weakness = token_weakness(settings.auth_token)
+    if weakness:
+        return f"refusing to listen on {settings.bind}: {weakness}; use a longer secret"
     return None
 
 

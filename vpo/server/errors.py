@@ -27,6 +27,8 @@ UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 SHUTTING_DOWN = "SHUTTING_DOWN"
 UNHEALTHY = "UNHEALTHY"
+DEGRADED = "DEGRADED"
+INSUFFICIENT_STORAGE = "INSUFFICIENT_STORAGE"
 HTTP_ERROR = "HTTP_ERROR"
 
 ERROR_CODES = (
@@ -43,6 +45,8 @@ ERROR_CODES = (
     INTERNAL_ERROR,
     SHUTTING_DOWN,
     UNHEALTHY,
+    DEGRADED,
+    INSUFFICIENT_STORAGE,
     HTTP_ERROR,
 )
 
@@ -92,6 +96,18 @@ def invalid_parameter(parameter: str, message: str) -> ApiError:
 
 def not_found(message: str = "No such resource.", **details: Any) -> ApiError:
     return ApiError(404, NOT_FOUND, message, details)
+
+
+def insufficient_storage(reason: str) -> ApiError:
+    """507: the data dir's disk is full, so nothing new can be promised; retrying later works."""
+    return ApiError(
+        507,
+        INSUFFICIENT_STORAGE,
+        f"Nothing can be saved right now: {reason}. Free some space; the daemon recovers by "
+        "itself.",
+        {"reason": reason},
+        headers={"Retry-After": "30"},
+    )
 
 
 def envelope(message: str, code: str, details: Mapping[str, Any] | None = None) -> dict:

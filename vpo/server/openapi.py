@@ -238,6 +238,13 @@ RESPONSES: dict[str, Any] = {
     "PayloadTooLarge": _error("The request body is too large"),
     "InternalError": _error("An unexpected error; details are in the daemon log"),
     "Unavailable": _error("The daemon is shutting down (SHUTTING_DOWN) or unhealthy"),
+    "InsufficientStorage": {
+        **_error(
+            "The disk holding the data dir is full (INSUFFICIENT_STORAGE); nothing was saved. "
+            "The daemon recovers by itself once there is room; details.reason says what is full"
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    },
 }
 
 ETAG_HEADERS = {
@@ -291,6 +298,7 @@ def _with_errors(responses: dict[str, Any], *codes: str) -> dict[str, Any]:
         "415": "UnsupportedMediaType",
         "500": "InternalError",
         "503": "Unavailable",
+        "507": "InsufficientStorage",
     }
     merged = dict(responses)
     for code in (*codes, "401", "403", "500", "503"):
@@ -334,7 +342,15 @@ def _paths() -> dict[str, Any]:
                     "200": _ok("Healthy", "Health"),
                     "400": {"$ref": "#/components/responses/BadRequest"},
                     "500": {"$ref": "#/components/responses/InternalError"},
-                    "503": {"$ref": "#/components/responses/Unavailable"},
+                    "503": {
+                        **_error(
+                            "Shutting down (SHUTTING_DOWN), the database not answering "
+                            "(UNHEALTHY), or degraded (DEGRADED): the database answers but "
+                            "nothing can be written, e.g. a full disk. details holds the health "
+                            'fields, with status "unhealthy" or "degraded" and, when degraded, '
+                            "the reason"
+                        )
+                    },
                 },
             }
         },
@@ -421,6 +437,7 @@ def _paths() -> dict[str, Any]:
                     "400",
                     "413",
                     "415",
+                    "507",
                 ),
             },
         },
@@ -494,6 +511,7 @@ def _paths() -> dict[str, Any]:
                     "404",
                     "413",
                     "415",
+                    "507",
                 ),
             }
         },
