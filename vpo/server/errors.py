@@ -17,15 +17,19 @@ from aiohttp import web
 INVALID_PARAMETER = "INVALID_PARAMETER"
 INVALID_ID_FORMAT = "INVALID_ID_FORMAT"
 INVALID_JSON = "INVALID_JSON"
+MALFORMED_REQUEST = "MALFORMED_REQUEST"
 UNAUTHORIZED = "UNAUTHORIZED"
 FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 ALREADY_TERMINAL = "ALREADY_TERMINAL"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+HEADER_TOO_LARGE = "HEADER_TOO_LARGE"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 SHUTTING_DOWN = "SHUTTING_DOWN"
+TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
 UNHEALTHY = "UNHEALTHY"
 HTTP_ERROR = "HTTP_ERROR"
 
@@ -33,15 +37,19 @@ ERROR_CODES = (
     INVALID_PARAMETER,
     INVALID_ID_FORMAT,
     INVALID_JSON,
+    MALFORMED_REQUEST,
     UNAUTHORIZED,
     FORBIDDEN,
     NOT_FOUND,
     METHOD_NOT_ALLOWED,
     ALREADY_TERMINAL,
+    REQUEST_TIMEOUT,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
+    HEADER_TOO_LARGE,
     INTERNAL_ERROR,
     SHUTTING_DOWN,
+    TOO_MANY_CONNECTIONS,
     UNHEALTHY,
     HTTP_ERROR,
 )
@@ -53,6 +61,7 @@ CODE_FOR_STATUS = {
     403: FORBIDDEN,
     404: NOT_FOUND,
     405: METHOD_NOT_ALLOWED,
+    408: REQUEST_TIMEOUT,
     409: ALREADY_TERMINAL,
     413: PAYLOAD_TOO_LARGE,
     415: UNSUPPORTED_MEDIA_TYPE,
@@ -117,4 +126,8 @@ def error_response(
 
 
 def response_for(error: ApiError) -> web.Response:
-    return error_response(error.status, error.code, error.message, error.details, error.headers)
+    response = error_response(error.status, error.code, error.message, error.details, error.headers)
+    if error.headers.get("Connection", "").lower() == "close":
+        # The header alone does not make aiohttp close its side; this does.
+        response.force_close()
+    return response
