@@ -6,14 +6,17 @@ file lives in it (`<data dir>/config.toml`) unless `--config` (or `$VPO_CONFIG`)
 
 Config file keys:
 
-    [server]   bind = "127.0.0.1", port = 8321, auth_token = "..."
+    [server]   bind = "127.0.0.1", port = 8321, auth_token = "...",
+               header_timeout_seconds = 10, body_timeout_seconds = 30,
+               idle_timeout_seconds = 75, max_connections = 256
     [logging]  level = "info" (debug|info|warning|error), format = "text" (text|json)
     [polling]  interval_seconds = 5 (2-60), log_interval_seconds = 15 (>= interval),
                enabled = true
     [jobs]     probe_concurrency = 2 (>= 1), retention_days = 30 (0 keeps jobs forever)
     [scan]     extensions = ["mkv", "mp4", ...]
 
-Environment: VPO_DATA_DIR, VPO_CONFIG, VPO_BIND, VPO_PORT, VPO_AUTH_TOKEN, VPO_LOG_LEVEL,
+Environment: VPO_DATA_DIR, VPO_CONFIG, VPO_BIND, VPO_PORT, VPO_AUTH_TOKEN, VPO_HEADER_TIMEOUT,
+VPO_BODY_TIMEOUT, VPO_IDLE_TIMEOUT, VPO_MAX_CONNECTIONS, VPO_LOG_LEVEL,
 VPO_LOG_FORMAT, VPO_POLLING_INTERVAL, VPO_POLLING_LOG_INTERVAL, VPO_POLLING_ENABLED,
 VPO_PROBE_CONCURRENCY, VPO_RETENTION_DAYS, VPO_EXTENSIONS (comma separated).
 
@@ -39,6 +42,12 @@ from typing import Any
 
 DEFAULT_BIND = "127.0.0.1"
 DEFAULT_PORT = 8321
+# Slow or stalled clients (see vpo/server/protocol.py): how long a request's head and body may
+# take to arrive, how long a kept-alive connection may sit idle, and how many may be open.
+DEFAULT_HEADER_TIMEOUT = 10
+DEFAULT_BODY_TIMEOUT = 30
+DEFAULT_IDLE_TIMEOUT = 75
+DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_EXTENSIONS = (
     "mkv",
     "mp4",
@@ -78,6 +87,10 @@ class Settings:
     bind: str = DEFAULT_BIND
     port: int = DEFAULT_PORT
     auth_token: str | None = None
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT
+    idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     log_level: str = "info"
     log_format: str = "text"
     polling_interval_seconds: float = 5
@@ -129,6 +142,10 @@ _SETTINGS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("bind", "server.bind", "VPO_BIND"),
     ("port", "server.port", "VPO_PORT"),
     ("auth_token", "server.auth_token", "VPO_AUTH_TOKEN"),
+    ("header_timeout_seconds", "server.header_timeout_seconds", "VPO_HEADER_TIMEOUT"),
+    ("body_timeout_seconds", "server.body_timeout_seconds", "VPO_BODY_TIMEOUT"),
+    ("idle_timeout_seconds", "server.idle_timeout_seconds", "VPO_IDLE_TIMEOUT"),
+    ("max_connections", "server.max_connections", "VPO_MAX_CONNECTIONS"),
     ("log_level", "logging.level", "VPO_LOG_LEVEL"),
     ("log_format", "logging.format", "VPO_LOG_FORMAT"),
     ("polling_interval_seconds", "polling.interval_seconds", "VPO_POLLING_INTERVAL"),
@@ -208,7 +225,7 @@ def _convert(name: str, value: Any, source: str, from_text: bool) -> Any:
         if lowered not in choices:
             raise fail(" or ".join(choices))
         return lowered
-    if name in ("port", "probe_concurrency", "retention_days"):
+    if name in ("port", "probe_concurrency", "retention_days", "max_connections"):
         if from_text and isinstance(value, str):
             try:
                 value = int(value.strip())
@@ -218,11 +235,20 @@ def _convert(name: str, value: Any, source: str, from_text: bool) -> Any:
             raise fail("an integer")
         if name == "port" and not 0 <= value <= 65535:
             raise fail("a port number 0-65535")
-        if name == "probe_concurrency" and value < 1:
+        if name in ("probe_concurrency", "max_connections") and value < 1:
             raise fail("at least 1")
         if name == "retention_days" and value < 0:
             raise fail("0 (keep forever) or more days")
         return value
+    if name in ("header_timeout_seconds", "body_timeout_seconds", "idle_timeout_seconds"):
+        if from_text and isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise fail("a number of seconds above 0") from None
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+            raise fail("a number of seconds above 0")
+        return _whole(value)
     if name in ("polling_interval_seconds", "polling_log_interval_seconds"):
         if from_text and isinstance(value, str):
             try:

@@ -25,6 +25,9 @@ STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED)
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
 
 SCAN = "scan"
+# The job types this version creates. Others may be stored (by a newer version sharing the
+# database) and pass through; see `GET /api/jobs?type=`.
+JOB_TYPES = (SCAN,)
 
 # The keys a scan's summary_raw carries; `summary` is built from them.
 SUMMARY_KEYS = ("found", "scanned", "skipped", "added", "removed", "errors", "probe_skipped")

@@ -723,6 +723,14 @@ class JobStore:
             ).fetchall()
         return [_row_to_job(row) for row in rows], total
 
+    def has_job_type(self, job_type: str) -> bool:
+        """Whether any stored job has this type (one indexed lookup)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM jobs WHERE job_type = ? LIMIT 1", (job_type,)
+            ).fetchone()
+        return row is not None
+
     def change_counter(self) -> int:
         row = (
             self._reader().execute("SELECT value FROM meta WHERE key = 'change_counter'").fetchone()

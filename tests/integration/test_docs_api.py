@@ -30,7 +30,7 @@ TOKEN = "docs-check-token-0123456789"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 HEADING = re.compile(r"^### `(GET|POST|PUT|PATCH|DELETE) (/\S*)`\s*$", re.MULTILINE)
 # Statuses every route may answer; they are documented once, in the Errors table.
-GENERAL_STATUSES = {"401", "403", "413", "415", "500", "503"}
+GENERAL_STATUSES = {"401", "403", "408", "413", "415", "431", "500", "503"}
 TERMINAL = {"completed", "failed", "cancelled"}
 
 

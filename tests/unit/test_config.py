@@ -48,6 +48,20 @@ def test_defaults(tmp_path: Path) -> None:
     }
 
 
+def test_slow_client_limits(tmp_path: Path) -> None:
+    defaults, _ = load(tmp_path)
+    assert (defaults.header_timeout_seconds, defaults.body_timeout_seconds) == (10, 30)
+    assert (defaults.idle_timeout_seconds, defaults.max_connections) == (75, 256)
+    write_config(
+        tmp_path,
+        "[server]\nheader_timeout_seconds = 2.5\nbody_timeout_seconds = 5\nmax_connections = 50",
+    )
+    settings, warnings = load(tmp_path, env={"VPO_IDLE_TIMEOUT": "20", "VPO_MAX_CONNECTIONS": "60"})
+    assert warnings == []
+    assert (settings.header_timeout_seconds, settings.body_timeout_seconds) == (2.5, 5)
+    assert (settings.idle_timeout_seconds, settings.max_connections) == (20, 60)
+
+
 def test_data_dir_resolution(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert resolve_data_dir(None, {}) == tmp_path / "home" / ".vpo"
@@ -175,6 +189,11 @@ def test_bad_toml_names_the_file(tmp_path: Path) -> None:
         ('[logging]\nlevel = "loud"', "logging.level"),
         ('[scan]\nextensions = "mkv"', "scan.extensions"),
         ("[scan]\nextensions = []", "scan.extensions"),
+        ("[server]\nheader_timeout_seconds = 0", "server.header_timeout_seconds"),
+        ('[server]\nbody_timeout_seconds = "slow"', "server.body_timeout_seconds"),
+        ("[server]\nidle_timeout_seconds = -5", "server.idle_timeout_seconds"),
+        ("[server]\nmax_connections = 0", "server.max_connections"),
+        ("[server]\nmax_connections = 10.5", "server.max_connections"),
     ],
 )
 def test_wrong_types_in_the_file_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
@@ -191,6 +210,8 @@ def test_wrong_types_in_the_file_name_the_key(tmp_path: Path, toml: str, key: st
         ({"VPO_POLLING_INTERVAL": "nan"}, "VPO_POLLING_INTERVAL"),
         ({"VPO_POLLING_ENABLED": "maybe"}, "VPO_POLLING_ENABLED"),
         ({"VPO_LOG_FORMAT": "xml"}, "VPO_LOG_FORMAT"),
+        ({"VPO_BODY_TIMEOUT": "inf"}, "VPO_BODY_TIMEOUT"),
+        ({"VPO_MAX_CONNECTIONS": "many"}, "VPO_MAX_CONNECTIONS"),
     ],
 )
 def test_bad_environment_values_name_the_variable(tmp_path: Path, env: dict, name: str) -> None:

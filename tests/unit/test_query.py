@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vpo.server.query import (
+    MAX_JSON_DEPTH,
+    SINCE_PATTERN,
+    JsonBodyError,
     QueryError,
     has_filters,
     is_job_id,
+    json_nesting_depth,
     parse_errors_query,
     parse_job_query,
+    parse_json_body,
     parse_log_query,
     parse_no_parameters,
     parse_submission,
@@ -207,3 +216,82 @@ def test_submission_errors_name_the_field(body: object, field: str) -> None:
     with pytest.raises(QueryError) as info:
         parse_submission(body)
     assert info.value.parameter == field
+
+
+# -- `since`: the published pattern, the parser and the cap agree ------------------------------
+
+
+def since_is_valid(text: str) -> bool:
+    """The rule, stated independently: 1-87600 hours or 1-3650 days, no leading zero."""
+    if len(text) < 2 or text[-1] not in "hd" or not text[:-1].isdigit() or text[0] == "0":
+        return False
+    return int(text[:-1]) <= (87600 if text[-1] == "h" else 3650) and text[:-1].isascii()
+
+
+def parser_accepts_since(text: str) -> bool:
+    try:
+        parse(since=text)
+    except QueryError:
+        return False
+    return True
+
+
+def test_since_pattern_matches_exactly_what_the_server_accepts() -> None:
+    published = re.compile(SINCE_PATTERN)
+    for unit, cap in (("h", 87600), ("d", 3650)):
+        for number in range(0, cap + 1100):
+            text = f"{number}{unit}"
+            expected = 1 <= number <= cap
+            assert bool(published.fullmatch(text)) is expected, text
+            assert parser_accepts_since(text) is expected, text
+        assert parse(since=f"{cap}{unit}").since == NOW - timedelta(days=3650)
+    for text in ("07d", "024h", "1w", "1 d", "d", "1d1", "\uff13d", "24h\n"):
+        assert not published.fullmatch(text) and not parser_accepts_since(text), text
+
+
+@given(st.text(alphabet="0123456789hdw \n", max_size=7))
+def test_since_agrees_with_the_rule_for_any_text(text: str) -> None:
+    assert parser_accepts_since(text) is since_is_valid(text)
+    assert bool(re.compile(SINCE_PATTERN).fullmatch(text)) is since_is_valid(text)
+
+
+# -- JSON bodies: a nesting cap before the recursive decoder --------------------------------
+
+
+def test_deep_nesting_is_refused_before_parsing() -> None:
+    at_cap = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert parse_json_body(at_cap) == json.loads(at_cap)
+    for depth in (MAX_JSON_DEPTH + 1, 3000, 100_000):
+        with pytest.raises(JsonBodyError, match="nests deeper"):
+            parse_json_body(b"[" * depth)
+    with pytest.raises(JsonBodyError, match="nests deeper"):
+        parse_json_body(b'{"a": ' * 40 + b"1" + b"}" * 40)
+
+
+def test_brackets_inside_strings_do_not_count() -> None:
+    text = json.dumps({"path": "[[[[{{{{" * 100, "quote": 'a\\"[[[', "nested": [[1]]})
+    assert json_nesting_depth(text) == 3
+    assert parse_json_body(text.encode())["nested"] == [[1]]
+
+
+def test_empty_and_invalid_bodies() -> None:
+    assert parse_json_body(b"") is None and parse_json_body(b"  \n") is None
+    for raw in (b"{not json", b"\xff\xfe", b'{"a": 1'):
+        with pytest.raises(JsonBodyError, match="not valid JSON"):
+            parse_json_body(raw)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_any_shallow_json_value_parses_as_json_loads_would(value: object) -> None:
+    text = json.dumps(value)
+    assert json_nesting_depth(text) <= MAX_JSON_DEPTH
+    assert parse_json_body(text.encode()) == json.loads(text)

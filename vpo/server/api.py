@@ -16,18 +16,20 @@ from typing import Any
 from aiohttp import web
 
 from vpo import joblog
-from vpo.jobs import RUNNING, Job
+from vpo.jobs import JOB_TYPES, RUNNING, Job
 from vpo.pathtext import escaped_path
 from vpo.server import STATE, ServerState
 from vpo.server import errors as err
 from vpo.server.etag import CachedResponse, if_none_match_matches
 from vpo.server.openapi import openapi_document
 from vpo.server.query import (
+    JsonBodyError,
     QueryError,
     has_filters,
     is_job_id,
     parse_errors_query,
     parse_job_query,
+    parse_json_body,
     parse_log_query,
     parse_no_parameters,
     parse_submission,
@@ -208,6 +210,11 @@ async def list_jobs(request: web.Request) -> web.Response:
 
     def build(now: datetime) -> tuple[Any, bool]:
         jobs, total = state.store.list_jobs(query)
+        if total == 0 and not _job_type_exists(state, query.job_type):
+            raise err.invalid_parameter(
+                "type",
+                f"No job has type '{query.job_type}': this version creates {', '.join(JOB_TYPES)}.",
+            )
         payload = {
             "jobs": [job.to_list_dict(now) for job in jobs],
             "total": total,
@@ -227,6 +234,12 @@ async def list_jobs(request: web.Request) -> web.Response:
 
     # The query (with `since` resolved to this second) is the cache key.
     return await cached(request, ("jobs", query), state.store.change_counter, build)
+
+
+def _job_type_exists(state: ServerState, job_type: str | None) -> bool:
+    """Whether a `type` filter names a real type: one this version creates, or one a stored job
+    has (job types are an open vocabulary). Only asked when the filter matched nothing."""
+    return job_type is None or job_type in JOB_TYPES or state.store.has_job_type(job_type)
 
 
 @routes.get("/api/jobs/{job_id}")
@@ -300,15 +313,10 @@ async def get_errors(request: web.Request) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise err.ApiError(
-            400, err.INVALID_JSON, "The request body is not valid JSON.", {"parameter": "body"}
-        ) from None
+        return parse_json_body(await request.read())
+    except JsonBodyError as exc:
+        raise err.ApiError(400, err.INVALID_JSON, str(exc), {"parameter": "body"}) from None
 
 
 def _check_directory(path: str) -> str:

@@ -11,7 +11,12 @@ Middlewares, outermost first:
   supervisors see it).
 - auth: with a token, every route but /health needs Bearer or Basic (token as password).
 - request guard: Host must name this daemon when it runs without a token (DNS rebinding), POSTs
-  must be application/json and same-origin when an Origin header is present (CSRF).
+  must be application/json (when they carry a body) and same-origin when an Origin header is
+  present (CSRF). Requests to no route, or with a method the route lacks, skip to their 404/405.
+- body deadline: the whole body must arrive within `server.body_timeout_seconds` (else 408).
+
+Below the app, `protocol.py` answers what aiohttp's parser rejects, times out request heads and
+caps the number of open connections.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ from vpo.jobs import utc_now
 from vpo.server import STATE, ServerState
 from vpo.server import errors as err
 from vpo.server.api import routes as api_routes
+from vpo.server.protocol import (
+    ConnectionLimits,
+    VpoAppRunner,
+    describe_parse_error,
+    fit_connection_cap,
+)
 from vpo.server.web import setup_web
 from vpo.store import JobStore, StoreError
 from vpo.worker import Worker, recover_orphans
@@ -166,6 +177,11 @@ def same_site_origin(origin: str, host: str) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
+def _routed(request: web.Request) -> bool:
+    """Whether a route takes this path and method; if not, the handler answers 404 or 405."""
+    return request.match_info.http_exception is None
+
+
 @web.middleware
 async def request_guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[STATE].settings
@@ -177,7 +193,7 @@ async def request_guard_middleware(request: web.Request, handler: Handler) -> we
             raise err.ApiError(
                 403, err.FORBIDDEN, f"Host '{host}' is not this daemon.", {"host": host}
             )
-    if request.method == "POST":
+    if request.method == "POST" and _routed(request):
         origin = request.headers.get("Origin")
         if origin is not None and not same_site_origin(origin, request.host):
             raise err.ApiError(
@@ -186,13 +202,51 @@ async def request_guard_middleware(request: web.Request, handler: Handler) -> we
                 "Cross-origin requests may not change anything.",
                 {"origin": origin},
             )
-        if request.content_type != "application/json":
+        # A POST without a body or a Content-Type (cancel's body is optional) has nothing to
+        # check; a form always sends its Content-Type, so it is still refused.
+        has_content = request.body_exists or "Content-Type" in request.headers
+        if has_content and request.content_type != "application/json":
             raise err.ApiError(
                 415,
                 err.UNSUPPORTED_MEDIA_TYPE,
                 "POST bodies must be JSON: send 'Content-Type: application/json'.",
                 {"content_type": request.headers.get("Content-Type", "")},
             )
+    return await handler(request)
+
+
+@web.middleware
+async def body_deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read the body, whole, within the body timeout, before the handler runs.
+
+    A client that sends its head and then stalls (or trickles) its body would otherwise hold a
+    handler, a connection and their memory for as long as it likes. Read here, the body is
+    kept by aiohttp, so the handler's own `request.read()` returns it at once.
+    """
+    if request.body_exists:
+        timeout = request.app[STATE].settings.body_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                await request.read()
+        except TimeoutError:
+            raise err.ApiError(
+                408,
+                err.REQUEST_TIMEOUT,
+                f"The request body did not arrive within {timeout:g} s.",
+                {"timeout_seconds": timeout},
+                headers={"Connection": "close"},
+            ) from None
+        except (web.RequestPayloadError, ConnectionError) as exc:
+            # An undecodable Content-Encoding, a broken chunk, or a client gone mid-body (that
+            # answer is never read, but it must not become a 500 with a traceback).
+            answer = describe_parse_error(exc.__cause__ or exc)
+            raise err.ApiError(
+                answer.status,
+                answer.code,
+                answer.message,
+                answer.details,
+                headers={"Connection": "close"},
+            ) from None
     return await handler(request)
 
 
@@ -207,6 +261,7 @@ def create_app(state: ServerState) -> web.Application:
             shutdown_middleware,
             auth_middleware,
             request_guard_middleware,
+            body_deadline_middleware,
         ],
         client_max_size=MAX_BODY_BYTES,
     )
@@ -305,7 +360,17 @@ async def run_daemon(settings: Settings) -> int:
     )
     state = ServerState(store=store, worker=worker, settings=settings, version=__version__)
     app = create_app(state)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT)
+    max_connections, fd_warning = fit_connection_cap(settings.max_connections)
+    if fd_warning:
+        log.warning("%s", fd_warning)
+    limits = ConnectionLimits(
+        header_timeout=settings.header_timeout_seconds,
+        idle_timeout=settings.idle_timeout_seconds,
+        max_connections=max_connections,
+    )
+    runner = VpoAppRunner(
+        app, limits=limits, handle_signals=False, shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.bind, settings.port, reuse_address=True)
     try:

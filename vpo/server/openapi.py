@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vpo.jobs import STATUSES
+from vpo.jobs import JOB_TYPES, STATUSES
 from vpo.server.errors import ERROR_CODES
 from vpo.server.query import (
     DEFAULT_LIMIT,
@@ -23,6 +23,7 @@ from vpo.server.query import (
     MAX_PATH_LENGTH,
     MAX_SEARCH_LENGTH,
     ORDERS,
+    SINCE_PATTERN,
     SORT_FIELDS,
 )
 
@@ -227,7 +228,10 @@ def _error(description: str) -> dict[str, Any]:
 
 
 RESPONSES: dict[str, Any] = {
-    "BadRequest": _error("A parameter or the body is invalid; details.parameter names it"),
+    "BadRequest": _error(
+        "A parameter or the body is invalid (details.parameter names it), or the request is "
+        "not valid HTTP (MALFORMED_REQUEST)"
+    ),
     "Unauthorized": {
         **_error("A token is configured and the request did not carry it"),
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
@@ -236,8 +240,16 @@ RESPONSES: dict[str, Any] = {
     "NotFound": _error("No such job"),
     "UnsupportedMediaType": _error("A POST whose body is not application/json"),
     "PayloadTooLarge": _error("The request body is too large"),
+    "RequestTimeout": _error("The request body did not arrive within the body timeout"),
+    "HeaderTooLarge": _error("The request line or a header is too long, or too many headers"),
     "InternalError": _error("An unexpected error; details are in the daemon log"),
-    "Unavailable": _error("The daemon is shutting down (SHUTTING_DOWN) or unhealthy"),
+    "Unavailable": {
+        **_error(
+            "The daemon is shutting down (SHUTTING_DOWN), unhealthy, or has too many open "
+            "connections (TOO_MANY_CONNECTIONS)"
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    },
     "InsufficientStorage": {
         **_error(
             "The disk holding the data dir is full (INSUFFICIENT_STORAGE); nothing was saved. "
@@ -294,17 +306,30 @@ def _with_errors(responses: dict[str, Any], *codes: str) -> dict[str, Any]:
         "401": "Unauthorized",
         "403": "Forbidden",
         "404": "NotFound",
+        "408": "RequestTimeout",
         "413": "PayloadTooLarge",
         "415": "UnsupportedMediaType",
+        "431": "HeaderTooLarge",
         "500": "InternalError",
         "503": "Unavailable",
         "507": "InsufficientStorage",
     }
     merged = dict(responses)
-    for code in (*codes, "401", "403", "500", "503"):
+    for code in (*codes, "401", "403", "431", "500", "503"):
         merged[code] = {"$ref": f"#/components/responses/{names[code]}"}
     return merged
 
+
+# Where a new job's id leads (OpenAPI links; schemathesis' stateful phase follows them).
+JOB_LINKS = {
+    name: {"operationId": operation, "parameters": {"job_id": "$response.body#/id"}}
+    for name, operation in (
+        ("GetJob", "getJob"),
+        ("GetJobLogs", "getJobLogs"),
+        ("GetJobErrors", "getJobErrors"),
+        ("CancelJob", "cancelJob"),
+    )
+}
 
 NOT_MODIFIED = {
     "description": "Not modified: the If-None-Match tag is current; no body",
@@ -341,6 +366,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _ok("Healthy", "Health"),
                     "400": {"$ref": "#/components/responses/BadRequest"},
+                    "431": {"$ref": "#/components/responses/HeaderTooLarge"},
                     "500": {"$ref": "#/components/responses/InternalError"},
                     "503": {
                         **_error(
@@ -366,17 +392,18 @@ def _paths() -> dict[str, Any]:
                     ),
                     _query(
                         "type",
-                        {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,31}$"},
-                        "Only jobs of this type",
+                        {"type": "string", "enum": list(JOB_TYPES)},
+                        "Only jobs of this type. Another type is accepted only while a stored "
+                        "job has it (written by a newer version); otherwise 400",
                     ),
                     _query(
                         "since",
                         {
                             "type": "string",
-                            "pattern": "^([1-9][0-9]{0,4}h|[1-9][0-9]{0,3}d)$",
+                            "pattern": SINCE_PATTERN,
                             "examples": ["24h", "7d", "30d"],
                         },
-                        "Only jobs created within this window",
+                        "Only jobs created within this window: 1h-87600h or 1d-3650d",
                     ),
                     _query(
                         "search",
@@ -432,9 +459,11 @@ def _paths() -> dict[str, Any]:
                         "201": {
                             **_ok("The queued job", "JobDetail"),
                             "headers": {"Location": {"schema": {"type": "string"}}},
+                            "links": JOB_LINKS,
                         }
                     },
                     "400",
+                    "408",
                     "413",
                     "415",
                     "507",
@@ -509,6 +538,7 @@ def _paths() -> dict[str, Any]:
                     },
                     "400",
                     "404",
+                    "408",
                     "413",
                     "415",
                     "507",
@@ -559,7 +589,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "the Error envelope. Polled GETs carry a strong ETag and `Cache-Control: "
                 "no-cache`; send it back in If-None-Match to get 304 without a body. When the "
                 "daemon has a token, every route but /health needs `Authorization: Bearer "
-                "<token>` or HTTP Basic with the token as password. POSTs must be "
+                "<token>` or HTTP Basic with the token as password. POSTs with a body must be "
                 "application/json and, when an Origin header is present, same-origin."
             ),
         },

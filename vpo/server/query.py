@@ -9,6 +9,7 @@ the kind of wrong answer a script never notices.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,10 +45,19 @@ JOB_LIST_PARAMETERS = (
 LOG_PARAMETERS = ("lines", "offset")
 ERRORS_PARAMETERS = ("limit", "offset")
 
-_SINCE = re.compile(r"([1-9][0-9]{0,4})(h)|([1-9][0-9]{0,3})(d)")
+# Ten years is far beyond any retention setting; larger windows are a typo, not a wish. The
+# pattern accepts exactly 1h-87600h and 1d-3650d, so the OpenAPI document can publish it as is
+# and a client validating against the document agrees with the server on every value.
+MAX_SINCE_DAYS = 3650
+_HOURS_UP_TO_87600 = r"[1-9][0-9]{0,3}|[1-7][0-9]{4}|8[0-6][0-9]{3}|87[0-5][0-9]{2}|87600"
+_DAYS_UP_TO_3650 = r"[1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|36[0-4][0-9]|3650"
+SINCE_PATTERN = f"^(?:(?:{_HOURS_UP_TO_87600})h|(?:{_DAYS_UP_TO_3650})d)$"
+_SINCE = re.compile(SINCE_PATTERN)
 _SINCE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1)}
-# Ten years is far beyond any retention setting; larger windows are a typo, not a wish.
-_MAX_SINCE = timedelta(days=3650)
+# Request bodies here are flat objects; deeper nesting is an attack on the recursive decoder
+# (3,000 `[` overflow Python's stack), not a request.
+MAX_JSON_DEPTH = 32
+_JSON_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _JOB_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -110,14 +120,13 @@ def _choice(
 
 def parse_since(raw: str, now: datetime) -> datetime:
     """`24h`, `7d`, `30d` (any whole number of hours or days) -> the moment that far before now."""
-    match = _SINCE.fullmatch(raw)
-    if match is None:
-        raise QueryError("since", "'since' must be a number of hours or days, such as 24h or 7d.")
-    number, unit = (match.group(1), "h") if match.group(1) else (match.group(3), "d")
-    window = int(number) * _SINCE_UNITS[unit]
-    if window > _MAX_SINCE:
-        raise QueryError("since", "'since' must be at most 3650d.")
-    return now - window
+    if _SINCE.fullmatch(raw) is None:
+        raise QueryError(
+            "since",
+            "'since' must be a whole number of hours or days, such as 24h or 7d, "
+            f"of at most {MAX_SINCE_DAYS}d ({MAX_SINCE_DAYS * 24}h).",
+        )
+    return now - int(raw[:-1]) * _SINCE_UNITS[raw[-1]]
 
 
 def parse_job_query(pairs: Iterable[tuple[str, str]], now: datetime) -> JobQuery:
@@ -189,6 +198,43 @@ def parse_errors_query(pairs: Iterable[tuple[str, str]]) -> PageQuery:
 def parse_no_parameters(pairs: Iterable[tuple[str, str]]) -> None:
     """For endpoints that take no query parameters: any parameter is unknown."""
     _single_values(pairs, ())
+
+
+class JsonBodyError(ValueError):
+    """A request body that is not JSON, or nests deeper than MAX_JSON_DEPTH."""
+
+
+def json_nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest in `text` (brackets inside strings do not count).
+
+    A regular-expression scan, not a parse, so it cannot itself run out of stack; on invalid
+    JSON it still gives a number, and the parse that follows reports the error.
+    """
+    depth = deepest = 0
+    for match in _JSON_STRUCTURE.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_body(raw: bytes) -> object:
+    """A request body as JSON (None when empty); JsonBodyError when invalid or too deep."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise JsonBodyError("The request body is not valid JSON (not UTF-8).") from None
+    if not text.strip():
+        return None
+    if json_nesting_depth(text) > MAX_JSON_DEPTH:
+        raise JsonBodyError(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise JsonBodyError("The request body is not valid JSON.") from None
 
 
 def is_job_id(text: str) -> bool:

@@ -282,7 +282,9 @@ async def _static_headers(request: web.Request, handler: Any) -> web.StreamRespo
     if request.path.startswith("/static/"):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # Versioned URLs (?v=...) change with the files, so browsers may keep them for a day.
-        response.headers.setdefault("Cache-Control", "public, max-age=86400")
+        # With a token they are only for token holders: no shared cache (proxy) may keep them.
+        scope = "private" if request.app[STATE].settings.auth_token else "public"
+        response.headers.setdefault("Cache-Control", f"{scope}, max-age=86400")
     return response
 
 
