@@ -1,4 +1,4 @@
-"""Daemon settings: data dir, TOML config file, environment, command-line flags (§3).
+"""Daemon settings: data dir, TOML config file, environment, command-line flags (docs/design.md §3).
 
 Precedence, per setting: command-line flag > environment variable > config file > default.
 The data dir is resolved first (`--data-dir` > `$VPO_DATA_DIR` > `~/.vpo`) because the config

@@ -1,4 +1,4 @@
-"""Job vocabulary: statuses, the `Job` record and the shape jobs take in the API (§4, §6).
+"""Job vocabulary: statuses, the `Job` record and its shape in the API (docs/design.md §4, §6).
 
 Pure: no I/O. The store builds `Job` values from rows; the server and the clients turn them into
 dicts with `to_list_dict` / `to_detail_dict`, so every consumer agrees on one shape. Statuses and

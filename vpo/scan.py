@@ -1,4 +1,4 @@
-"""The scan pipeline (design §5): discover, skip unchanged, hash, probe, save, mark missing.
+"""The scan pipeline (docs/design.md §5): discover, skip unchanged, hash, probe, save, mark missing.
 
 This is the only module that runs ffprobe and calls `vpo._core`. Work that touches the disk runs
 outside any database transaction: the Rust core walks and hashes with the GIL released, ffprobe

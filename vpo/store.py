@@ -889,7 +889,7 @@ class JobStore:
 
         Returns False (and writes nothing) when the job is no longer running, so a late
         progress callback after a cancel or requeue is harmless. 100 is reserved for completed
-        jobs (§4), so a running job's percent is held just below it.
+        jobs (docs/design.md §4), so a running job's percent is held just below it.
         """
         _check_count("processed", processed)
         _check_count("total", total)

@@ -1,4 +1,4 @@
-"""`vpo-tui`: the Textual client of the VPO daemon (design §8).
+"""`vpo-tui`: the Textual client of the VPO daemon (docs/design.md §8).
 
 The app owns what all screens share: the API client, the polling settings read from the daemon
 at start, the pause reasons that apply to every polling loop (terminal focus lost, the user's

@@ -1,4 +1,4 @@
-"""The polling rules of design §7 as a pure state machine.
+"""The polling rules of docs/design.md §7 as a pure state machine.
 
 The poller decides *when* the next request may go out and what the connection state is; it never
 performs I/O. The Textual layer (`vpo_tui.poll_loop`) asks it for permission to start a request,

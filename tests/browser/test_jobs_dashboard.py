@@ -1,4 +1,4 @@
-"""The jobs dashboard in headless Chromium against a real daemon: the seed's manual checklist
+"""The jobs dashboard in headless Chromium against a real daemon: the checks of docs/design.md §9
 (live status, new jobs, filters, scroll, progress) and the §7 rules about what a poll may touch.
 
 Jobs change the way other VPO processes change them: a scan submitted with `POST /api/jobs`, or a

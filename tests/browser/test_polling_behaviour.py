@@ -1,5 +1,5 @@
-"""The §7 polling rules in the real page: pause while hidden, fetch at once when visible, the
-connection indicator through an outage, and the backoff spacing of requests.
+"""The polling rules (docs/design.md §7) in the real page: pause while hidden, fetch at once when
+visible, the connection indicator through an outage, and the backoff spacing of requests.
 
 These tests install Playwright's fake clock (`page.clock`) in the page: the rules are about
 minutes of page time (a 120 s backoff cap, ten hidden minutes), which a test cannot sleep

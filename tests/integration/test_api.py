@@ -1,4 +1,4 @@
-"""The HTTP API (§6) of a real `vpo serve` subprocess, over real HTTP.
+"""The HTTP API (docs/design.md §6) of a real `vpo serve` subprocess, over real HTTP.
 
 Jobs in known states are seeded straight into the daemon's SQLite file with a JobStore from this
 process (the way a foreground `vpo scan` shares the database): seeded jobs are created `running`

@@ -142,7 +142,7 @@ def test_sigterm_when_idle_exits_zero(daemon_factory: DaemonFactory) -> None:
     started = time.monotonic()
     daemon.signal(signal.SIGTERM)
     assert daemon.wait(10) == 0
-    # Speed is not asserted as wall-clock time beyond the contract's 10 s (wait() above).
+    # Speed is not asserted as wall-clock time beyond the 10 s of docs/design.md §3 (wait() above).
     assert time.monotonic() - started < 10
     assert "stopped" in daemon.stderr_text()
 
@@ -176,7 +176,7 @@ def test_sigterm_during_a_scan_requeues_it_and_answers_503(
     # the held probe (SIGKILL works on a stopped process) when the grace runs out.
     with HeldProbe(daemon.pid):
         daemon.signal(signal.SIGTERM)
-        exit_deadline = time.monotonic() + 10  # the contract: exit within 10 s of the signal
+        exit_deadline = time.monotonic() + 10  # docs/design.md §3: exit within 10 s of the signal
         wait_until(shutting_down_seen, timeout=10)
         assert seen, "no 503 answer while shutting down"
         assert seen[0]["code"] == "SHUTTING_DOWN"

@@ -1,4 +1,4 @@
-// polling.js against the shared rules and vectors (design §7), with fake timers of our own:
+// polling.js against the shared rules and vectors (docs/design.md §7), with fake timers of our own:
 // the backoff runs for minutes, which real time cannot cover in a test.
 // Run: node --test tests/js/
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-"""The TUI's pure poller against the shared polling vectors and the §7 behaviours."""
+"""The TUI's pure poller against the shared polling vectors and the rules of docs/design.md §7."""
 
 from __future__ import annotations
 

@@ -317,7 +317,7 @@ def test_progress_is_seen_from_a_second_store_while_the_job_runs(tmp_path: Path)
             (RUNNING, 2, 40.0),
             (RUNNING, 3, 60.0),
             (RUNNING, 4, 80.0),
-            (RUNNING, 5, 99.9),  # 100 is only for completed jobs (§4)
+            (RUNNING, 5, 99.9),  # 100 is only for completed jobs (docs/design.md §4)
         ]
         assert observer.get_job(job.id).progress_percent == 100.0
     finally:

@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -284,13 +285,22 @@ def _submit(
         click.echo(json.dumps({"jobs": submitted}, indent=2, sort_keys=True))
 
 
+def complete_directory(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Tab completion of a directory: the shell lists them itself, so a name that is not UTF-8
+    completes as it is on disk (the arguments stay plain strings, not click.Path)."""
+    return [CompletionItem(incomplete, type="dir")]
+
+
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, shell_complete=complete_directory)
 @click.option("--full", is_flag=True, help="Hash and probe every file, changed or not.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option(
     "--data-dir",
     metavar="DIR",
+    shell_complete=complete_directory,
     help="Where vpo.db and the job logs live [$VPO_DATA_DIR, ~/.vpo].",
 )
 @click.option("--async", "submit_async", is_flag=True, help="Queue the scan on the running daemon.")

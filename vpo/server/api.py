@@ -1,6 +1,6 @@
-"""The JSON API handlers (§6). Validation is `query.py`'s, the error shape `errors.py`'s, tags and
-the response cache `etag.py`'s; what is left here is reading the store off the event loop and
-turning the answers into responses.
+"""The JSON API handlers (docs/design.md §6). Validation is `query.py`'s, the error shape
+`errors.py`'s, tags and the response cache `etag.py`'s; what is left here is reading the store off
+the event loop and turning the answers into responses.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The web dashboard's HTML pages (design §9): `/jobs`, `/jobs/{id}`, `/` and the static files.
+"""The web dashboard's pages (docs/design.md §9): `/jobs`, `/jobs/{id}`, `/` and the static files.
 
 Pages are rendered by the server from the same store and the same query parsing as the API, so
 they work without JavaScript and a reload or a shared link shows the same view; then

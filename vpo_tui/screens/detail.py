@@ -179,7 +179,7 @@ class DetailScreen(PolledScreen):
             if terminal:
                 self.final_log_fetched = True
         if terminal and self.final_log_fetched:
-            # §7: a terminal job's view stops polling after its final log fetch.
+            # docs/design.md §7: a terminal job's view stops polling after its final log fetch.
             self.loop.stop()  # type: ignore[union-attr]
             self._show_follow()
         self.refresh_bindings()

@@ -1,12 +1,12 @@
 """The one-line status shown at the bottom of every polled screen.
 
-It always says the connection state (§7), with the time to the next try while offline, when the
-data last changed, and PAUSED with the reason. It never claims more than it knows: "connected"
-only while a poll has succeeded within one interval plus one request timeout; before the first
-answer it says "connecting", after that window "stale since HH:MM:SS" (a bug in the loop: it is
-logged once), or "idle" when polling is paused or stopped. A 401/403 is its own state, with the
-fix spelled out by the screen. It re-reads its facts every second but repaints only when the
-text changes, so an idle app writes nothing to the terminal.
+It always says the connection state (docs/design.md §7), with the time to the next try while
+offline, when the data last changed, and PAUSED with the reason. It never claims more than it knows:
+"connected" only while a poll has succeeded within one interval plus one request timeout; before the
+first answer it says "connecting", after that window "stale since HH:MM:SS" (a bug in the loop: it
+is logged once), or "idle" when polling is paused or stopped. A 401/403 is its own state, with the
+fix spelled out by the screen. It re-reads its facts every second but repaints only when the text
+changes, so an idle app writes nothing to the terminal.
 """
 
 from __future__ import annotations

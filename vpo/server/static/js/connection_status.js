@@ -1,6 +1,6 @@
 /*
  * VPOConnectionStatus: the header's connection indicator (#connection-status) and the refresh
- * indicator (#refresh-indicator), driven by a poller's state reports (design §7).
+ * indicator (#refresh-indicator), driven by a poller's state reports (docs/design.md §7).
  *
  * The live region's text changes only when the state changes, so screen readers hear
  * "Offline, next try in 40 seconds" once rather than a countdown every second; the ticking

@@ -1,5 +1,5 @@
 /*
- * The job detail page (/jobs/{id}): live status, progress and log tail (design §7, §9).
+ * The job detail page (/jobs/{id}): live status, progress and log tail (docs/design.md §7, §9).
  *
  * Two pollers: the status poller (status interval) drives the connection indicator; the log
  * poller (log interval) runs only while the job is running and asks for lines after the held

@@ -1,5 +1,5 @@
 /*
- * The jobs dashboard (/jobs): keeps the server-rendered table live (design §7, §9).
+ * The jobs dashboard (/jobs): keeps the server-rendered table live (docs/design.md §7, §9).
  *
  * Each poll asks for exactly the view's query (the server writes it, validated, into
  * data-api-query) with If-None-Match. A 304 touches nothing. A 200 is applied row by row, keyed

@@ -1,5 +1,5 @@
 /*
- * VPOPolling: the one poller of the web pages (design §7).
+ * VPOPolling: the one poller of the web pages (docs/design.md §7).
  *
  * The rules (intervals, backoff, connection states, request timeout) are data: the server puts
  * vpo/polling_rules.json into <body data-polling-rules>, and the node tests load the same file,
