@@ -19,9 +19,6 @@ from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import Outcome, Poller
-from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
-from vpo_tui.screens.detail import DetailScreen
-from vpo_tui.screens.help import HelpScreen
 from vpo_tui.widgets.job_table import JobTable
 from vpo_tui.widgets.status_line import StatusFacts, StatusLine, facts_from
 
@@ -262,6 +259,8 @@ class JobsScreen(Screen):
         self._change_query(self.query_state.with_page(self.query_state.page + step, total))
 
     def action_help(self) -> None:
+        from vpo_tui.screens.help import HelpScreen  # lazy: not needed for the first frame
+
         self.app.push_screen(HelpScreen("Jobs screen keys", JOBS_KEYS))
 
     def action_search(self) -> None:
@@ -300,6 +299,8 @@ class JobsScreen(Screen):
 
     def open_detail(self, job_id: str) -> None:
         """Only the visible screen polls: the list pauses while the detail is open."""
+        from vpo_tui.screens.detail import DetailScreen  # lazy: not needed for the first frame
+
         if self.loop is not None:
             self.loop.pause("hidden")
         self.app.push_screen(DetailScreen(job_id), callback=self._detail_closed)
@@ -319,6 +320,8 @@ class JobsScreen(Screen):
         if is_terminal(job):
             self.notify(f"Job {short_id(job)} has already finished.", markup=False)
             return
+        from vpo_tui.screens.confirm import ConfirmScreen, cancel_question  # lazy, as above
+
         # The dialog captures this job id; a poll that moves the cursor changes nothing.
         self.app.push_screen(
             ConfirmScreen(cancel_question(job)),
