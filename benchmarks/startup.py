@@ -175,3 +175,7 @@ def measure_round(
             rows[tree].append(time_to_rows(tree, url, marker, from_source))
             helps[tree].append(time_help(tree, url, from_source))
     return rows, helps
+
+
+if __name__ == "__main__":
+    main()
