@@ -41,7 +41,10 @@ def run_vpo(*args: str) -> subprocess.CompletedProcess[str]:
 
 def loaded_modules(code: str) -> list[str]:
     """The modules loaded after running `code` in a fresh interpreter."""
-    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    script = (
+        f"{code}\nimport json, sys\n"
+        "print(json.dumps(sorted(k for k, v in sys.modules.items() if v is not None)))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
