@@ -24,7 +24,7 @@ from vpo_tui.terminal_driver import TerminalOutput
 GRACE_S = 0.3
 
 CHILD = """
-import asyncio, os, signal, sys
+import asyncio, os, signal, sys, time
 from vpo_tui.exit_guard import ExitGuard
 
 mode, grace = sys.argv[1], float(sys.argv[2])
@@ -42,6 +42,8 @@ async def main():
             done.set_result(None)
     print("ready", flush=True)
     guard.attach(exit_app, loop)
+    if mode == "blocked":
+        time.sleep(60)  # the main thread never gets back to the event loop
     await done
 
 asyncio.run(main())
@@ -130,6 +132,16 @@ def test_a_stuck_exit_after_a_hangup_is_forced(child, hangup):
         guarded.hang_up()
     assert guarded.read_line() == "exit requested"
     assert guarded.wait() == FORCED_EXIT_CODE
+
+
+def test_a_hangup_is_heard_while_the_main_thread_is_blocked(child):
+    """The signal reaches the guard thread through the wake-up fd, not a Python handler, so a
+    main thread stuck in a blocking call cannot keep the process alive."""
+    guarded = child("blocked")
+    assert guarded.read_line() == "ready"
+    os.kill(guarded.process.pid, signal.SIGHUP)
+    assert guarded.wait() == FORCED_EXIT_CODE
+    assert guarded.lines == ["ready"]  # the app's exit never got to run
 
 
 def test_a_stuck_exit_after_sigterm_is_not_forced(child):
