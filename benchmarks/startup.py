@@ -4,8 +4,12 @@ A real daemon with a few jobs runs from this checkout. For each source tree give
 checkout), the installed `vpo-tui` and `vpo` scripts run with `PYTHONPATH=<tree>`:
 
 1. `vpo-tui` in an 80x24 pty: wall time from the fork to the first output that contains a job's
-   short id (the first frame with rows from the daemon); then `q`.
-2. `vpo --help`: wall time of the whole process.
+   short id (the first frame with rows from the daemon), and the CPU time the process had used by
+   then; then `q`.
+2. `vpo --help`: wall and CPU time of the whole process.
+
+CPU time is printed beside wall time because it is much less disturbed by the other work on a
+shared machine (at a 10 ms tick: compare medians, not single runs).
 
 Two rounds: "compiled", with each tree's `vpo` and `vpo_tui` byte-compiled first
 (`compileall`, into the usual `__pycache__`), as an installed package is; and, with
@@ -72,8 +76,14 @@ def compile_bytecode(tree: Path) -> None:
         compileall.compile_dir(tree / package, quiet=1)
 
 
-def time_to_rows(tree: Path, url: str, marker: bytes, from_source: bool) -> float:
-    """Seconds from fork to the first output containing `marker`, for vpo-tui from `tree`."""
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_to_rows(tree: Path, url: str, marker: bytes, from_source: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds from fork to the first output containing `marker`, for vpo-tui from
+    `tree`."""
     env = tree_env(tree, url, from_source)
     tui = str(BIN / "vpo-tui")
     start = time.perf_counter()
@@ -92,7 +102,7 @@ def time_to_rows(tree: Path, url: str, marker: bytes, from_source: bool) -> floa
                 output += os.read(fd, 65536)
                 # Escape sequences can split a row's text; the id is looked for without them.
                 if marker in ESCAPES.sub(b"", output):
-                    return time.perf_counter() - start
+                    return time.perf_counter() - start, cpu_seconds(pid)
     finally:
         with contextlib.suppress(OSError):
             os.write(fd, b"q")
@@ -105,11 +115,16 @@ def time_to_rows(tree: Path, url: str, marker: bytes, from_source: bool) -> floa
         os.close(fd)
 
 
-def time_help(tree: Path, url: str, from_source: bool) -> float:
+def time_help(tree: Path, url: str, from_source: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds of `vpo --help` from `tree`."""
     env = tree_env(tree, url, from_source)
     start = time.perf_counter()
-    subprocess.run([str(BIN / "vpo"), "--help"], env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    process = subprocess.Popen([str(BIN / "vpo"), "--help"], env=env, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0, process.returncode
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -143,30 +158,33 @@ def main() -> None:
                 name: measure_round(name, trees, daemon.url, marker, args.runs) for name in rounds
             }
 
-    print(f"median of {args.runs} runs (min-max), {os.cpu_count()} CPUs:")
-    for name, (rows, helps) in results.items():
-        print(f" {name}:")
+    print(f"median of {args.runs} runs, ms (min-max); {os.cpu_count()} CPUs")
+    for name, measured in results.items():
+        print(f"{name}:")
         for tree in trees:
-            first, help_ = rows[tree], helps[tree]
             print(f"  {tree}")
-            print(
-                f"    vpo-tui to first rows : {statistics.median(first) * 1000:6.0f} ms"
-                f"  ({min(first) * 1000:.0f}-{max(first) * 1000:.0f})"
-            )
-            print(
-                f"    vpo --help            : {statistics.median(help_) * 1000:6.0f} ms"
-                f"  ({min(help_) * 1000:.0f}-{max(help_) * 1000:.0f})"
-            )
+            for label, key in (("vpo-tui to first rows", "rows"), ("vpo --help", "help")):
+                walls = [wall for wall, _cpu in measured[key][tree]]
+                cpus = [cpu for _wall, cpu in measured[key][tree]]
+                print(
+                    f"    {label:22}: wall {statistics.median(walls) * 1000:5.0f}"
+                    f" ({min(walls) * 1000:.0f}-{max(walls) * 1000:.0f}),"
+                    f" CPU {statistics.median(cpus) * 1000:5.0f}"
+                    f" ({min(cpus) * 1000:.0f}-{max(cpus) * 1000:.0f})"
+                )
+
+
+Timings = dict[Path, list[tuple[float, float]]]
 
 
 def measure_round(
     name: str, trees: list[Path], url: str, marker: bytes, runs: int
-) -> tuple[dict[Path, list[float]], dict[Path, list[float]]]:
+) -> dict[str, Timings]:
     from_source = name == "from source"
     for tree in trees:
         (remove_bytecode if from_source else compile_bytecode)(tree)
-    rows: dict[Path, list[float]] = {tree: [] for tree in trees}
-    helps: dict[Path, list[float]] = {tree: [] for tree in trees}
+    rows: Timings = {tree: [] for tree in trees}
+    helps: Timings = {tree: [] for tree in trees}
     for tree in trees:  # warm-up: page cache
         time_to_rows(tree, url, marker, from_source)
         time_help(tree, url, from_source)
@@ -174,7 +192,7 @@ def measure_round(
         for tree in trees:
             rows[tree].append(time_to_rows(tree, url, marker, from_source))
             helps[tree].append(time_help(tree, url, from_source))
-    return rows, helps
+    return {"rows": rows, "help": helps}
 
 
 if __name__ == "__main__":
