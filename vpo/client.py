@@ -11,14 +11,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import httpx
+# `import httpx` also imports httpx's own command-line tool (`httpx._main`: click, pygments,
+# rich.progress, rich.syntax), about 25 ms of vpo-tui's start-up that neither vpo nor vpo-tui
+# uses. httpx imports it inside `try: ... except ImportError` and defines a stub `main` instead;
+# a None entry in sys.modules is Python's way to make that import fail.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
+import httpx  # noqa: E402 (after the line above, on purpose)
+
+from vpo.pathtext import escape_undecodable, escaped_path, is_utf8  # noqa: E402
 
 T = TypeVar("T")
 
@@ -508,6 +516,22 @@ class _ClientBase:
         else:
             self._http.headers.pop("Authorization", None)
 
+    def _transport_options(
+        self, transport_class: type[httpx.HTTPTransport] | type[httpx.AsyncHTTPTransport]
+    ) -> dict[str, Any]:
+        """No CA bundle loaded for a daemon reached over plain http.
+
+        httpx's default transport loads the CA bundle into a TLS context (about 40 ms, a tenth
+        of vpo-tui's start-up) that an http:// daemon URL never uses: every request goes to a
+        path under that URL and redirects are not followed. Such a client gets a transport whose
+        TLS context trusts nothing, so if TLS ever were attempted through it, it would fail
+        rather than go unverified. https:// URLs keep httpx's verifying default, and proxies
+        taken from the environment keep theirs (httpx builds their transports apart).
+        """
+        if urlsplit(self.base_url).scheme != "http":
+            return {}
+        return {"transport": transport_class(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))}
+
     def _default_headers(self) -> dict[str, str]:
         headers = {"User-Agent": "vpo-client"}
         if self.token:
@@ -537,7 +561,10 @@ class VpoClient(_ClientBase):
     ) -> None:
         super().__init__(base_url, token, timeout)
         self._http = httpx.Client(
-            base_url=self.base_url, headers=self._default_headers(), timeout=timeout
+            base_url=self.base_url,
+            headers=self._default_headers(),
+            timeout=timeout,
+            **self._transport_options(httpx.HTTPTransport),
         )
 
     def close(self) -> None:
@@ -630,7 +657,10 @@ class AsyncVpoClient(_ClientBase):
     ) -> None:
         super().__init__(base_url, token, timeout)
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=self._default_headers(), timeout=timeout
+            base_url=self.base_url,
+            headers=self._default_headers(),
+            timeout=timeout,
+            **self._transport_options(httpx.AsyncHTTPTransport),
         )
 
     async def aclose(self) -> None:

@@ -2,8 +2,10 @@
 
 The app owns what all screens share: the API client, the polling settings read from the daemon
 at start, the pause reasons that apply to every polling loop (terminal focus lost, the user's
-`p`, polling disabled on the daemon), and clean exits on q, Ctrl+C, SIGTERM and SIGHUP. Each
-screen runs its own `PollLoop`, and only the visible one polls.
+`p`, polling disabled on the daemon), and clean exits on q and Ctrl+C. SIGTERM, SIGHUP and a
+terminal that goes away reach it through `ExitGuard` (installed by `main()` before anything
+else), which also ends a stuck exit after a hangup. Each screen runs its own `PollLoop`, and
+only the visible one polls.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 
 from vpo.client import ApiError, AsyncVpoClient
+from vpo_tui.exit_guard import ExitGuard
 from vpo_tui.options import parse_options
 from vpo_tui.poll_loop import PollLoop, Scheduler
 from vpo_tui.poller import load_rules
 from vpo_tui.screens.jobs import JobsScreen
-
-EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+from vpo_tui.terminal_driver import hangup_safe_driver
 
 
 class VpoTuiApp(App[int]):
@@ -45,13 +48,16 @@ class VpoTuiApp(App[int]):
         clock: Callable[[], float] = time.monotonic,
         scheduler: Scheduler | None = None,
         token_source: Callable[[], str | None] | None = None,
+        exit_guard: ExitGuard | None = None,
+        driver_class: type[Driver] | None = None,
     ) -> None:
         """`clock` and `scheduler` are injectable so tests can check minute-long backoffs.
 
         `token_source` re-reads the token (flag > environment > config file) when the user
         refreshes after a refusal, so a fixed config file works without a restart.
+        `exit_guard` (from `main()`) brings signals and a lost terminal to `exit`.
         """
-        super().__init__()
+        super().__init__(driver_class=driver_class)
         self.client = client
         self.url = url or client.base_url
         self.rules = load_rules()
@@ -67,43 +73,23 @@ class VpoTuiApp(App[int]):
         self.token_source = token_source
         self.pause_reasons: set[str] = set()
         self.loops: list[PollLoop] = []
-        self._signals_installed: list[int] = []
+        self.exit_guard = exit_guard
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if not self.is_headless:
-            self._install_signal_handlers()
         self.push_screen(JobsScreen())
+        if self.exit_guard is not None:
+            # Leaving through App.exit lets the driver restore the terminal (alternate screen,
+            # cursor, mouse and focus reporting) exactly as on `q`.
+            self.exit_guard.attach(lambda: self.exit(0), asyncio.get_running_loop())
 
     async def on_unmount(self) -> None:
-        self._remove_signal_handlers()
+        if self.exit_guard is not None:
+            self.exit_guard.detach()
         # Closing a client whose daemon vanished must not spoil the exit.
         with contextlib.suppress(Exception):
             await self.client.aclose()
-
-    def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in EXIT_SIGNALS:
-            try:
-                loop.add_signal_handler(signum, self._exit_on_signal, signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue
-            self._signals_installed.append(signum)
-
-    def _remove_signal_handlers(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        for signum in self._signals_installed:
-            loop.remove_signal_handler(signum)
-        self._signals_installed.clear()
-
-    def _exit_on_signal(self, signum: int) -> None:
-        # Leaving through App.exit lets the driver restore the terminal (alternate screen,
-        # cursor, mouse and focus reporting) exactly as on `q`.
-        self.exit(0)
 
     # -- polling settings --------------------------------------------------------------------
 
@@ -195,6 +181,9 @@ class VpoTuiApp(App[int]):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script entry point `vpo-tui`."""
+    # First of all, so that no hangup or SIGTERM goes unheard while the app starts.
+    guard = ExitGuard()
+    guard.install()
     options = parse_options(argv)
     # `kill -USR1` dumps every thread's stack: how to see where a frozen client is stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -204,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         url=options.url,
         interval_s=options.interval_s,
         token_source=lambda: parse_options(argv).token,
+        exit_guard=guard,
+        driver_class=hangup_safe_driver(guard.report_terminal_lost),
     )
     app.run(mouse=options.mouse)
     sys.exit(app.return_code or 0)

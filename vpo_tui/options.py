@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from vpo import __version__
 from vpo.client import client_settings
 
 INTERVAL_MIN_S = 2.0
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-mouse", action="store_true", help="do not capture the mouse (keyboard only)"
     )
+    # The same wording as `vpo --version`.
+    parser.add_argument("--version", action="version", version=f"%(prog)s, version {__version__}")
     return parser
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import wait_until
 from tests.support.media import build_library
 from tests.tui.harness import get_job, submit_scan, wait_daemon
 
@@ -173,4 +174,80 @@ def test_ctrl_c_quits(start_pane, finished_jobs):
     wait_daemon(lambda: finished_jobs[0]["id"][:8] in pane.capture(), timeout=30)
     pane.keys("C-c")
     assert pane.wait_exit("vpo-tui did not quit on Ctrl+C") == 0
+    assert_terminal_restored(pane)
+
+
+# -- the terminal going away -----------------------------------------------------------------
+
+HANGUP_ROUNDS = 20
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of `pid` (None once it is gone), so a reused pid is not mistaken
+    for the process the test started."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else fields[19]  # a zombie has exited already
+
+
+def first_paint(pane: TmuxPane) -> bool:
+    return pane.flags()["alternate_on"] == "1" and pane.capture().strip() != ""
+
+
+@pytest.mark.slow
+def test_killing_tmux_at_first_paint_leaves_no_process(start_pane, daemon, tmp_path):
+    """The SSH/tmux hangup case: the pty dies right as the first rows are drawn. The kernel then
+    sends SIGHUP and SIGCONT, writes fail with EIO and the tty reads EOF, all at once; every
+    round's vpo-tui must be gone soon after (a hung one used to stay, reparented to PID 1)."""
+    (tmp_path / "empty").mkdir()
+    submit_scan(daemon.url, str(tmp_path / "empty"))
+    survivors: list[int] = []
+    try:
+        for _ in range(HANGUP_ROUNDS):
+            pane = start_pane()
+            # Poll the pane as fast as tmux answers, to kill the server at the first paint:
+            # anything drawn on the alternate screen (the app's own screen).
+            wait_until(lambda pane=pane: first_paint(pane), timeout=30, interval=0)
+            pid = pane.app_pid
+            started = process_start_time(pid)
+            pane.close()
+            try:
+                # A hung client never leaves, so a generous deadline tells "hung" from "slow".
+                wait_until(
+                    lambda pid=pid, started=started: process_start_time(pid) != started,
+                    timeout=10,
+                )
+            except TimeoutError:
+                survivors.append(pid)
+        assert survivors == [], f"vpo-tui still running after its terminal died: {survivors}"
+    finally:
+        for pid in survivors:
+            os.kill(pid, signal.SIGKILL)
+
+
+def thread_ids(pid: int) -> set[str]:
+    return set(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_stray_sigcont_starts_no_second_terminal_mode(start_pane, finished_jobs):
+    """The kernel sends SIGCONT with every hangup, and `kill -CONT` can come from anywhere. With
+    nothing suspended it must not start the terminal mode again: that started a second output
+    and a second input thread on the same tty, and the first input thread, left blocked in
+    read(), kept the process alive after `q`."""
+    pane = start_pane()
+    wait_daemon(lambda: finished_jobs[0]["id"][:8] in pane.capture(), timeout=30)
+    threads_before = thread_ids(pane.app_pid)
+    os.kill(pane.app_pid, signal.SIGCONT)
+    # A key the app answers on screen: once the help shows, the signal (delivered before the
+    # key was sent) has been handled.
+    pane.keys("?")
+    wait_daemon(lambda: "closes this help" in pane.capture(), timeout=10)
+    assert thread_ids(pane.app_pid) - threads_before == set(), "SIGCONT started new threads"
+    pane.keys("?")
+    wait_daemon(lambda: "closes this help" not in pane.capture(), timeout=10)
+    pane.keys("q")
+    assert pane.wait_exit("vpo-tui did not quit on q after SIGCONT") == 0
     assert_terminal_restored(pane)

@@ -17,9 +17,6 @@ from vpo_tui.jobview import COLUMNS, is_terminal, job_cells, short_id, target_wi
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poller import CONNECTED, Outcome
-from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
-from vpo_tui.screens.detail import DetailScreen
-from vpo_tui.screens.help import HelpScreen
 from vpo_tui.screens.polled import PolledScreen
 from vpo_tui.widgets.job_table import JobTable
 from vpo_tui.widgets.notice import Notice
@@ -267,6 +264,8 @@ class JobsScreen(PolledScreen):
         self._change_query(self.query_state.with_page(self.query_state.page + step, total))
 
     def action_help(self) -> None:
+        from vpo_tui.screens.help import HelpScreen  # lazy: not needed for the first frame
+
         self.app.push_screen(HelpScreen("Jobs screen keys", JOBS_KEYS))
 
     def action_search(self) -> None:
@@ -314,6 +313,8 @@ class JobsScreen(PolledScreen):
 
     def open_detail(self, job_id: str) -> None:
         """Only the visible screen polls: the list pauses while the detail is open."""
+        from vpo_tui.screens.detail import DetailScreen  # lazy: not needed for the first frame
+
         if self.loop is not None:
             self.loop.pause("hidden")
         self.app.push_screen(DetailScreen(job_id), callback=self._detail_closed)
@@ -333,6 +334,8 @@ class JobsScreen(PolledScreen):
         if is_terminal(job):
             self.notify(f"Job {short_id(job)} has already finished.", markup=False)
             return
+        from vpo_tui.screens.confirm import ConfirmScreen, cancel_question  # lazy, as above
+
         # The dialog captures this job id; a poll that moves the cursor changes nothing.
         self.app.push_screen(
             ConfirmScreen(cancel_question(job)),
