@@ -257,9 +257,9 @@ def needs_scan(
     if full or known is None:
         return True
     unchanged = known.size == size and known.mtime == mtime
-    if known.status == "error" and known.error_kind == ERROR_PROBE:
+    if known.scan_status == "error" and known.error_kind == ERROR_PROBE:
         return not unchanged
-    if known.status != "ok":
+    if known.scan_status != "ok":
         return True
     if can_probe and not known.probed:
         return True
@@ -617,11 +617,11 @@ class _Scan:
                 previous, item.size, item.mtime, self.options.full, self.ffprobe is not None
             ):
                 self._todo.append(item)
-                if previous is None or previous.status == "missing":
+                if previous is None or previous.scan_status == "missing":
                     self._new_paths.add(item.path)
             else:
                 self.counts.skipped += 1
-                kept_errors += previous is not None and previous.status == "error"
+                kept_errors += previous is not None and previous.scan_status == "error"
         kept = (
             f" ({kept_errors} of them {'keeps its' if kept_errors == 1 else 'keep their'} "
             "earlier probe error; --full probes again)"

@@ -112,17 +112,6 @@ class ScannedStream:
     width: int | None = None
     height: int | None = None
 
-    @property
-    def type(self) -> str | None:
-        return self.codec_type
-
-    @property
-    def codec(self) -> str | None:
-        return self.codec_name
-
-
-StreamInfo = ScannedStream
-
 
 @dataclass(frozen=True)
 class ScannedFile:
@@ -143,10 +132,6 @@ class ScannedFile:
     streams: list[ScannedStream] = field(default_factory=list)
     error_kind: str | None = None  # ERROR_READ, ERROR_PROBE or None, with scan_status 'error'
 
-    @property
-    def hash(self) -> str | None:
-        return self.content_hash
-
 
 @dataclass(frozen=True)
 class KnownFile:
@@ -160,14 +145,6 @@ class KnownFile:
     # False when the file was recorded without ffprobe: a later scan with ffprobe must probe it.
     probed: bool = True
     error_kind: str | None = None
-
-    @property
-    def status(self) -> str:
-        return self.scan_status
-
-    @property
-    def hash(self) -> str | None:
-        return self.content_hash
 
 
 @dataclass(frozen=True)
@@ -183,10 +160,6 @@ class FileRecord:
     last_job_id: str | None
     updated_at: str
     streams: list[ScannedStream]
-
-    @property
-    def hash(self) -> str | None:
-        return self.content_hash
 
 
 @dataclass(frozen=True)

@@ -818,12 +818,12 @@ def test_saved_files_come_back_with_their_streams(store: JobStore, scan_job: Job
     assert record.duration == 61.5 and record.scan_status == "ok"
     assert record.last_job_id == scan_job.id
     assert [
-        (s.index, s.type, s.codec, s.language, s.channels, s.width, s.height)
+        (s.index, s.codec_type, s.codec_name, s.language, s.channels, s.width, s.height)
         for s in record.streams
     ] == [(0, "video", "h264", None, None, 1920, 1080), (1, "audio", "aac", "eng", 2, None, None)]
     known = store.known_files(["/tv"])
     assert set(known) == {"/tv/a.mkv", "/tv/b.mkv"}
-    assert (known["/tv/b.mkv"].size, known["/tv/b.mkv"].status) == (5, "ok")
+    assert (known["/tv/b.mkv"].size, known["/tv/b.mkv"].scan_status) == (5, "ok")
     assert store.get_file("/tv/none.mkv") is None
 
 
@@ -835,7 +835,7 @@ def test_rescan_replaces_streams(store: JobStore, scan_job: Job) -> None:
     )
     record = store.get_file("/tv/a.mkv")
     assert record.size == 2000
-    assert [(s.index, s.codec) for s in record.streams] == [(0, "hevc")]
+    assert [(s.index, s.codec_name) for s in record.streams] == [(0, "hevc")]
     assert row_count(store, "files") == 1 and row_count(store, "streams") == 1
 
 
@@ -937,7 +937,7 @@ def test_a_file_name_that_is_not_utf8_is_stored_as_its_exact_bytes(
     record = store.get_file(LATIN1_FILE)
     assert record is not None and record.path == LATIN1_FILE
     assert os.fsencode(record.path) == b"/tv/bad\xff.mkv"
-    assert [s.codec for s in record.streams] == ["h264", "aac"]
+    assert [s.codec_name for s in record.streams] == ["h264", "aac"]
     # UTF-8 names stay TEXT (readable with any SQLite tool); the others are BLOBs of the bytes.
     with raw_connection(store) as conn:
         stored = dict(conn.execute("SELECT path, typeof(path) FROM files").fetchall())
