@@ -506,7 +506,6 @@ class _Scan:
         self.probing = self.ffprobe is not None
         self._todo: list[_Discovered] = []
         self._unreadable: list[str] = []
-        self._todo_readable: list[_Discovered] = []
         # Paths not in the store before this scan: "added" counts those actually recorded, so a
         # cancelled scan never reports more new files than it scanned.
         self._new_paths: set[str] = set()
@@ -564,8 +563,7 @@ class _Scan:
         try:
             discovered = self.discover()
             self.select_changed(discovered)
-            self.hash()
-            self.probe()
+            self.probe(self.hash())
             self.finish(discovered)
         except KeyboardInterrupt:
             # Ctrl+C lands between two files: keep what is finished, as a cancel does.
@@ -635,7 +633,9 @@ class _Scan:
             else f"Full scan: all {len(self._todo)} files will be hashed and probed"
         )
 
-    def hash(self) -> None:
+    def hash(self) -> list[_Discovered]:
+        """Hash the changed files; the readable ones (with their digest) are returned for
+        probing, the unreadable ones are recorded as errors here."""
         todo = self._todo
         self._report(PHASE_HASH, 0, len(todo))
         if self.should_cancel():
@@ -665,14 +665,13 @@ class _Scan:
             else:
                 item.digest = digest
                 readable.append(item)
-        self._todo_readable = readable
         self.log.info(
             f"Hash: {len(todo)} files hashed in {time.monotonic() - started:.1f} s, "
             f"{errors} unreadable"
         )
+        return readable
 
-    def probe(self) -> None:
-        todo = self._todo_readable
+    def probe(self, todo: list[_Discovered]) -> None:
         ffprobe = self.ffprobe
         if ffprobe is None:
             self._skip_probing(todo)
