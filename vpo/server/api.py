@@ -108,8 +108,8 @@ async def cached(
 
     `version` reads what the response depends on (cheap: a counter, a stat); `build` makes the
     payload for a given instant and says whether it depends on the clock. Both run on the
-    blocking-work threads. The version is read before the build, so a write between the two only causes an
-    extra rebuild later, never a stale tag.
+    blocking-work threads. The version is read before the build, so a write between the two
+    only causes an extra rebuild later, never a stale tag.
     """
     state = request.app[STATE]
     now = current_second()
