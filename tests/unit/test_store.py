@@ -9,8 +9,6 @@ import multiprocessing
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from tests.support.daemon import wait_until
 from vpo import joblog
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Job, parse_timestamp
+from vpo.owner import process_owner
 from vpo.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -31,8 +30,6 @@ from vpo.store import (
     ScannedStream,
     SchemaTooNew,
     StoreError,
-    owner_is_alive,
-    process_owner,
 )
 
 TIMESTAMP_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
@@ -723,26 +720,6 @@ def test_recover_orphans_requeues_then_fails_after_three_attempts(store: JobStor
     assert failed.completed_at is not None
     assert store.get_job(alive_job.id).status == RUNNING
     assert store.recover_orphans(lambda owner: True) == []
-
-
-def test_owner_liveness_check(tmp_path: Path) -> None:
-    me = process_owner()
-    host, pid, start = me.rsplit(":", 2)
-    assert int(pid) == os.getpid()
-    assert owner_is_alive(me) is True
-    finished = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead_pid = int(finished.stdout)
-    assert owner_is_alive(f"{host}:{dead_pid}:{start}") is False
-    # Our pid with another start time: a reused pid, so the recorded owner is gone.
-    assert owner_is_alive(f"{host}:{pid}:{int(start) - 1000}") is False
-    assert owner_is_alive(f"some-other-host:{dead_pid}:1") is True  # cannot tell: assume alive
-    assert owner_is_alive("garbage") is False
-    assert owner_is_alive(None) is False
 
 
 def test_prune_removes_old_terminal_jobs_and_their_logs(store: JobStore) -> None:
