@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from vpo.client import client_settings
+from vpo.client_settings import client_settings
 
 INTERVAL_MIN_S = 2.0
 INTERVAL_MAX_S = 60.0

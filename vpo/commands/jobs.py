@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vpo.client import ApiError, VpoClient, VpoError, client_settings
+from vpo.client import ApiError, JobListParams, VpoClient, VpoError
+from vpo.client_settings import client_settings
 from vpo.jobs import TERMINAL
 from vpo.jobtext import duration_text, time_text
 from vpo.pathtext import not_utf8_note, visible
@@ -212,34 +213,10 @@ def jobs(ctx: click.Context, url: str | None, token: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON page.")
 @click.pass_context
 @reports_errors()
-def list_command(
-    ctx: click.Context,
-    status: str | None,
-    job_type: str | None,
-    since: str | None,
-    search: str | None,
-    sort: str | None,
-    order: str | None,
-    limit: int | None,
-    offset: int | None,
-    as_json: bool,
-) -> None:
+def list_command(ctx: click.Context, as_json: bool, **filters: Any) -> None:
     """List jobs, newest first."""
-    page = (
-        _client(ctx)
-        .list_jobs(
-            status=status,
-            job_type=job_type,
-            since=since,
-            search=search,
-            sort=sort,
-            order=order,
-            limit=limit,
-            offset=offset,
-        )
-        .data
-    )
-    assert page is not None
+    # The options above are named as JobListParams' fields: status, job_type, ... offset.
+    page = _client(ctx).list_jobs(JobListParams(**filters)).value()
     if as_json:
         _print_json(asdict(page))
         return
@@ -261,8 +238,7 @@ def list_command(
 def show_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """Show one job (ID may be the 8-character short id)."""
     client = _client(ctx)
-    job = client.get_job(client.resolve_job_id(job_id)).data
-    assert job is not None
+    job = client.get_job(client.resolve_job_id(job_id)).value()
     if as_json:
         _print_json(job)
         return
@@ -314,8 +290,7 @@ def logs_command(
     job_id = client.resolve_job_id(job_id)
     offset = 0
     if last_lines is not None:
-        head = client.get_logs(job_id, lines=1, offset=0).data
-        assert head is not None
+        head = client.get_logs(job_id, lines=1, offset=0).value()
         offset = max(0, head.total_lines - last_lines)
     cache: dict[str, Any] = {}
     if not follow:
@@ -324,8 +299,7 @@ def logs_command(
     while True:
         # Status first, then the lines: when the job is terminal, this drain is the final
         # fetch and sees every line the job ever wrote.
-        job = client.get_job(job_id).data
-        assert job is not None
+        job = client.get_job(job_id).value()
         offset = _print_log_lines(client, job_id, offset, cache)
         if job.get("status") in TERMINAL:
             return

@@ -191,8 +191,7 @@ class DetailScreen(PolledScreen):
         """Fetch lines past the held offset; True when new lines arrived."""
         client = self.vpo_app.client
         if not self.log_started:
-            first = (await client.get_logs(self.job_id, lines=1, offset=0)).data
-            assert first is not None
+            first = (await client.get_logs(self.job_id, lines=1, offset=0)).value()
             self.log_offset = max(0, first.total_lines - LOG_TAIL_LINES)
             self.log_started = True
             if self.log_offset:
@@ -201,8 +200,7 @@ class DetailScreen(PolledScreen):
         for _ in range(max_pages):
             page = (
                 await client.get_logs(self.job_id, lines=LOG_PAGE_LINES, offset=self.log_offset)
-            ).data
-            assert page is not None
+            ).value()
             if page.lines:
                 self._write_log([strip_escapes(line) for line in page.lines])
                 self.log_offset = page.offset + len(page.lines)

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.events import Key, Resize
 from textual.widgets import DataTable, Footer, Input, Static
 
-from vpo.client import ApiError, VpoError
+from vpo.client import ApiError, JobListParams, VpoError
 from vpo_tui.jobview import COLUMNS, is_terminal, job_cells, short_id, target_width_for
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
@@ -151,7 +151,7 @@ class JobsScreen(PolledScreen):
         await app.ensure_polling_config()
         query = self.query_state
         etag = self._etag if self._etag_query == query else None
-        result = await app.client.list_jobs(**query.api_params(), etag=etag)
+        result = await app.client.list_jobs(JobListParams(**query.api_params()), etag=etag)
         if query != self.query_state:
             # The user changed the query while this request was out; its answer is for the old
             # one. The loop was told to poll again right after this request.
