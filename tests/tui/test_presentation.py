@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from vpo.jobtext import progress_text
 from vpo_tui.jobview import (
     counts_label,
     created_label,
     detail_lines,
     job_cells,
-    progress_label,
     shorten_path,
     status_label,
     target_width_for,
@@ -39,9 +39,9 @@ def test_status_words_have_symbols_and_unknown_ones_pass_through():
 
 
 def test_progress_and_counts():
-    assert progress_label({"status": "running", "progress_percent": 41.7}) == "41%"
-    assert progress_label({"status": "running", "progress_percent": None}) == "…"
-    assert progress_label({"status": "queued", "progress_percent": None}) == ""
+    assert progress_text({"status": "running", "progress_percent": 41.7}) == "41%"
+    assert progress_text({"status": "running", "progress_percent": None}) == "…"
+    assert progress_text({"status": "queued", "progress_percent": None}) == ""
     job = {"processed_count": 25, "total_count": 100, "phase": "probe"}
     assert counts_label(job) == "25 of 100 files done · probe"
     unknown = {"processed_count": 7, "total_count": None, "phase": "discover"}

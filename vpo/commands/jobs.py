@@ -23,8 +23,14 @@ from rich.text import Text
 
 from vpo.client import ApiError, JobListParams, VpoClient, VpoError
 from vpo.client_settings import client_settings
-from vpo.jobs import TERMINAL
-from vpo.jobtext import duration_text, time_text
+from vpo.jobtext import (
+    CLI_COUNTS,
+    counts_text,
+    duration_text,
+    is_terminal,
+    progress_text,
+    time_text,
+)
 from vpo.pathtext import not_utf8_note, visible
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,22 +82,6 @@ def reports_errors(exit_code: int = EXIT_ERROR) -> Callable[[F], F]:
 # Formatting (pure)
 
 
-def format_progress(job: dict[str, Any]) -> str:
-    percent = job.get("progress_percent")
-    if isinstance(percent, int | float):
-        return f"{int(percent)}%"
-    if job.get("status") == "running":
-        return "…"  # running with no known total yet
-    return ""
-
-
-def format_counts(job: dict[str, Any]) -> str:
-    processed, total = job.get("processed_count"), job.get("total_count")
-    if total is None:
-        return f"{processed or 0} files so far" if processed else ""
-    return f"{processed or 0} of {total} files"
-
-
 def job_outcome_line(job: dict[str, Any]) -> str:
     """The one line `vpo jobs wait` prints when a job ends."""
     short = job.get("id_short") or str(job.get("id", ""))[:8]
@@ -115,8 +105,8 @@ def path_label(path: object, utf8: object) -> str:
 
 
 def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
-    progress = format_progress(job)
-    counts = format_counts(job)
+    progress = progress_text(job)
+    counts = counts_text(job, CLI_COUNTS)
     if counts:
         progress = f"{progress} ({counts})" if progress else counts
     if job.get("phase"):
@@ -153,7 +143,7 @@ def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
             str(job.get("id_short") or str(job.get("id", ""))[:8]),
             str(job.get("job_type", "")),
             Text(status, style=STATUS_STYLES.get(status, "")),
-            format_progress(job),
+            progress_text(job),
             Text(visible(job.get("file_path") or "")),
             # Minutes are enough in a list and leave an 80-column terminal room for the path.
             time_text(job.get("created_at"), seconds=False),
@@ -301,7 +291,7 @@ def logs_command(
         # fetch and sees every line the job ever wrote.
         job = client.get_job(job_id).value()
         offset = _print_log_lines(client, job_id, offset, cache)
-        if job.get("status") in TERMINAL:
+        if is_terminal(job):
             return
         time.sleep(interval)
 
@@ -341,7 +331,7 @@ def cancel_command(ctx: click.Context, job_id: str) -> None:
     client = _client(ctx)
     job = client.cancel_job(client.resolve_job_id(job_id))
     short = job.get("id_short") or str(job.get("id", ""))[:8]
-    if job.get("status") in TERMINAL:
+    if is_terminal(job):
         click.echo(f"job {short} {job.get('status')}")
     else:
         click.echo(f"cancel requested for job {short} ({job.get('status')}); it stops shortly")
@@ -381,13 +371,13 @@ def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interva
             job, etag = result.data, result.etag
         if job is None:
             raise ApiError(500, "INVALID_RESPONSE", "the daemon sent no job data")
-        if job.get("status") in TERMINAL:
+        if is_terminal(job):
             _finish_wait(job)
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 short = job.get("id_short") or job_id[:8]
-                progress = format_progress(job)
+                progress = progress_text(job)
                 state = f"{job.get('status')}, {progress}" if progress else job.get("status")
                 click.echo(f"timed out after {timeout:g}s waiting for job {short} ({state})")
                 sys.exit(EXIT_TIMEOUT)

@@ -18,7 +18,8 @@ from textual.widgets import Footer, Log, Static
 
 from vpo.client import ApiError, VpoError
 from vpo.jobs import RUNNING
-from vpo_tui.jobview import detail_lines, is_terminal, short_id
+from vpo.jobtext import is_terminal
+from vpo_tui.jobview import detail_lines, short_id
 from vpo_tui.plaintext import safe_text, strip_escapes
 from vpo_tui.poller import Outcome
 from vpo_tui.screens.confirm import ConfirmScreen, cancel_question

@@ -13,7 +13,8 @@ from textual.events import Key, Resize
 from textual.widgets import DataTable, Footer, Input, Static
 
 from vpo.client import ApiError, JobListParams, VpoError
-from vpo_tui.jobview import COLUMNS, is_terminal, job_cells, short_id, target_width_for
+from vpo.jobtext import is_terminal
+from vpo_tui.jobview import COLUMNS, job_cells, short_id, target_width_for
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poller import CONNECTED, Outcome
