@@ -173,6 +173,13 @@ def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+def interval_option(help_text: str) -> Callable[[F], F]:
+    """`--interval` of the commands that poll: at least 0.2 s, so no loop hammers the daemon."""
+    return click.option(
+        "--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True, help=help_text
+    )
+
+
 @click.group()
 @click.option(
     "--url",
@@ -263,13 +270,7 @@ def _print_log_lines(client: VpoClient, job_id: str, offset: int, cache: dict[st
 @click.option(
     "--lines", "-n", "last_lines", type=click.IntRange(min=0), help="Start with the last N lines."
 )
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.2),
-    default=1.0,
-    show_default=True,
-    help="Seconds between polls with --follow.",
-)
+@interval_option("Seconds between polls with --follow.")
 @click.pass_context
 @reports_errors()
 def logs_command(
@@ -349,13 +350,7 @@ def _finish_wait(job: dict[str, Any]) -> NoReturn:
     type=click.FloatRange(min=0),
     help="Give up after this many seconds (exit 3). Default: wait as long as it takes.",
 )
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.2),
-    default=1.0,
-    show_default=True,
-    help="Seconds between status checks.",
-)
+@interval_option("Seconds between status checks.")
 @click.pass_context
 @reports_errors(exit_code=EXIT_WAIT_ERROR)
 def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interval: float) -> None:

@@ -21,7 +21,7 @@ from vpo.jobtext import is_terminal
 from vpo_tui.jobview import detail_lines, short_id
 from vpo_tui.plaintext import safe_text, strip_escapes
 from vpo_tui.poller import Outcome
-from vpo_tui.screens.help import HelpScreen, KeyBinding, help_rows
+from vpo_tui.screens.help import KeyBinding
 from vpo_tui.screens.polled import (
     HELP_BINDING,
     PAUSE_BINDINGS,
@@ -31,9 +31,7 @@ from vpo_tui.screens.polled import (
 )
 from vpo_tui.widgets.job_progress import JobProgress
 from vpo_tui.widgets.notice import Notice
-from vpo_tui.widgets.status_line import (
-    StatusLine,
-)
+from vpo_tui.widgets.status_line import StatusLine
 
 GONE_MESSAGE = "This job no longer exists"
 LOG_PAGE_LINES = 1000  # the API's maximum page
@@ -113,6 +111,9 @@ class DetailScreen(PolledScreen):
     ]
 
     poll_name = "detail-poll"
+    help_title = "Job detail keys"
+    widget_keys = LOG_KEYS
+    widget_keys_before = "follow"
 
     def __init__(self, job_id: str) -> None:
         super().__init__()
@@ -277,10 +278,6 @@ class DetailScreen(PolledScreen):
         self.follow_mode = True
         self._scroll_log_to_end()
         self._show_follow()
-
-    def action_help(self) -> None:
-        rows = help_rows(self.BINDINGS, LOG_KEYS, extra_before="follow")
-        self.app.push_screen(HelpScreen("Job detail keys", rows))
 
     def action_cancel_job(self) -> None:
         if self.job is not None and not self.gone:

@@ -18,7 +18,7 @@ from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poller import CONNECTED, Outcome
 from vpo_tui.screens.detail import DetailScreen
-from vpo_tui.screens.help import HelpScreen, KeyBinding, help_rows
+from vpo_tui.screens.help import KeyBinding
 from vpo_tui.screens.polled import (
     HELP_BINDING,
     PAUSE_BINDINGS,
@@ -28,9 +28,7 @@ from vpo_tui.screens.polled import (
 )
 from vpo_tui.widgets.job_table import JobTable
 from vpo_tui.widgets.notice import Notice
-from vpo_tui.widgets.status_line import (
-    StatusLine,
-)
+from vpo_tui.widgets.status_line import StatusLine
 
 # Keys the table handles itself: in the help, not in BINDINGS.
 TABLE_KEYS = [
@@ -104,6 +102,8 @@ class JobsScreen(PolledScreen):
     ]
 
     poll_name = "jobs-poll"
+    help_title = "Jobs screen keys"
+    widget_keys = TABLE_KEYS
 
     def __init__(self) -> None:
         super().__init__()
@@ -273,9 +273,6 @@ class JobsScreen(PolledScreen):
     def action_page(self, step: int) -> None:
         total = self.total or 0
         self._change_query(self.query_state.with_page(self.query_state.page + step, total))
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Jobs screen keys", help_rows(self.BINDINGS, TABLE_KEYS)))
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)

@@ -7,6 +7,7 @@ A subclass provides `fetch()` (one poll: request, apply, return the outcome) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from vpo_tui.plaintext import safe_text
 from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import Outcome, Poller
 from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
-from vpo_tui.screens.help import KeyBinding
+from vpo_tui.screens.help import HelpScreen, KeyBinding, help_rows
 from vpo_tui.widgets.notice import Notice
 from vpo_tui.widgets.status_line import (
     StatusFacts,
@@ -63,6 +64,11 @@ class PolledScreen(Screen):
     """A screen with one `PollLoop`, started on mount and stopped on unmount."""
 
     poll_name = "poll"
+    help_title = "Keys"
+    # Keys a widget handles itself (not bindings), for the help, placed before the row of the
+    # action `widget_keys_before` (at the top when None).
+    widget_keys: Sequence[tuple[str, str]] = ()
+    widget_keys_before: str | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -144,6 +150,10 @@ class PolledScreen(Screen):
         if action == "resume":
             return "user" in self.vpo_app.pause_reasons
         return True
+
+    def action_help(self) -> None:
+        rows = help_rows(self.BINDINGS, self.widget_keys, extra_before=self.widget_keys_before)
+        self.app.push_screen(HelpScreen(self.help_title, rows))
 
     def action_refresh(self) -> None:
         if self.loop is not None:
