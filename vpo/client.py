@@ -9,75 +9,24 @@ so URL building, parsing and error mapping are written (and unit tested) once, w
 from __future__ import annotations
 
 import json
-import os
 import re
 import ssl
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
-# `import httpx` also imports httpx's own command-line tool (`httpx._main`: click, pygments,
-# rich.progress, rich.syntax), about 25 ms of vpo-tui's start-up that neither vpo nor vpo-tui
-# uses. httpx imports it inside `try: ... except ImportError` and defines a stub `main` instead;
-# a None entry in sys.modules is Python's way to make that import fail.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-
-import httpx  # noqa: E402 (after the line above, on purpose)
-
-from vpo.pathtext import escape_undecodable, escaped_path, is_utf8  # noqa: E402
+from vpo.client_errors import ApiError, DaemonUnreachable, InvalidUrl, VpoError
+from vpo.client_settings import normalise_base_url
+from vpo.httpx_import import httpx
+from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
 
 T = TypeVar("T")
 
-DEFAULT_URL = "http://127.0.0.1:8321"
-DEFAULT_PORT = 8321
 DEFAULT_TIMEOUT = 10.0
 
 _FULL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ID_PREFIX = re.compile(r"^[0-9a-f-]{1,35}$")
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-
-
-class VpoError(Exception):
-    """Base of every error the client raises, so callers can catch one type."""
-
-
-class DaemonUnreachable(VpoError):
-    """No HTTP answer at all: connection refused, DNS failure, timeout, dropped connection."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        self.reason = reason
-        super().__init__(
-            f"cannot reach the VPO daemon at {url} ({reason}); start it with `vpo serve`"
-        )
-
-
-class InvalidUrl(VpoError):
-    """The daemon URL (from --url, VPO_URL or the config) cannot be a URL of the daemon."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        super().__init__(
-            f"invalid daemon URL {url!r}: {reason} (expected e.g. http://127.0.0.1:8321)"
-        )
-
-
-class ApiError(VpoError):
-    """The daemon answered with an error status (or an answer the client cannot read)."""
-
-    def __init__(
-        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
-        super().__init__(message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +40,20 @@ class Result(Generic[T]):
     data: T | None
     etag: str | None = None
     not_modified: bool = False
+
+    def value(self) -> T:
+        """The answer's data, for a caller that sent no ETag and so must get a body.
+
+        Raises ApiError on a 304: the daemon answers Not Modified only to a tag it was sent,
+        so a caller that may get one checks `not_modified` first instead.
+        """
+        if self.not_modified or self.data is None:
+            raise ApiError(
+                304,
+                "NOT_MODIFIED",
+                "the daemon answered 304 Not Modified where the data itself was expected",
+            )
+        return self.data
 
 
 @dataclass(frozen=True)
@@ -201,31 +164,39 @@ def health_call() -> Call[dict[str, Any]]:
     return Call("GET", "/health", parse_object)
 
 
-def list_jobs_call(
-    *,
-    status: str | None = None,
-    job_type: str | None = None,
-    since: str | None = None,
-    search: str | None = None,
-    sort: str | None = None,
-    order: str | None = None,
-    limit: int | None = None,
-    offset: int | None = None,
-    id_prefix: str | None = None,
-    etag: str | None = None,
-) -> Call[JobPage]:
-    params = query_params(
-        status=status,
-        type=job_type,
-        since=since,
-        search=search,
-        sort=sort,
-        order=order,
-        limit=limit,
-        offset=offset,
-        id_prefix=id_prefix,
-    )
-    return Call("GET", "/api/jobs", parse_job_page, params=params, etag=etag)
+@dataclass(frozen=True)
+class JobListParams:
+    """The query of `GET /api/jobs` (docs/api.md); None leaves a parameter to the daemon."""
+
+    status: str | None = None
+    job_type: str | None = None
+    since: str | None = None
+    search: str | None = None
+    sort: str | None = None
+    order: str | None = None
+    limit: int | None = None
+    offset: int | None = None
+    id_prefix: str | None = None
+
+    def query(self) -> dict[str, str]:
+        return query_params(
+            status=self.status,
+            type=self.job_type,
+            since=self.since,
+            search=self.search,
+            sort=self.sort,
+            order=self.order,
+            limit=self.limit,
+            offset=self.offset,
+            id_prefix=self.id_prefix,
+        )
+
+
+ALL_JOBS = JobListParams()
+
+
+def list_jobs_call(params: JobListParams = ALL_JOBS, *, etag: str | None = None) -> Call[JobPage]:
+    return Call("GET", "/api/jobs", parse_job_page, params=params.query(), etag=etag)
 
 
 def get_job_call(job_id: str, *, etag: str | None = None) -> Call[dict[str, Any]]:
@@ -384,7 +355,7 @@ def is_full_job_id(ref: str) -> bool:
 
 def prefix_lookup_call(prefix: str) -> Call[JobPage]:
     # Two rows are enough to tell "exactly one" from "several"; `total` gives the count.
-    return list_jobs_call(id_prefix=prefix, limit=2)
+    return list_jobs_call(JobListParams(id_prefix=prefix, limit=2))
 
 
 def choose_prefix_match(prefix: str, page: JobPage) -> str:
@@ -398,102 +369,6 @@ def choose_prefix_match(prefix: str, page: JobPage) -> str:
         f"'{prefix}' is ambiguous, matches {page.total} jobs; give more characters",
         {"id_prefix": prefix, "matches": page.total},
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Where the daemon is: flags, environment, config file
-
-
-_HOST_CHARACTERS = re.compile(r"^[A-Za-z0-9.\-_~%]+$|^\[[0-9A-Fa-f:.]+\]$")
-
-
-def normalise_base_url(url: str) -> str:
-    """`nas.local:8321/` -> `http://nas.local:8321`; InvalidUrl for what cannot be a daemon URL.
-
-    Checked here, before any request, so a typo in --url or VPO_URL is reported as such rather
-    than as an unreachable daemon (or an exception from deep inside httpx).
-    """
-    text = url.strip()
-    if "://" not in text:
-        text = "http://" + text
-    scheme, rest = text.split("://", 1)
-    text = f"{scheme}://{rest.rstrip('/')}"
-    try:
-        parsed = httpx.URL(text)
-    except httpx.InvalidURL as exc:
-        raise InvalidUrl(url, str(exc)) from None
-    if parsed.scheme not in ("http", "https"):
-        raise InvalidUrl(url, "it must start with http:// or https://")
-    host = text.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
-    if host.startswith("[") and "]" in host:
-        host = host[: host.index("]") + 1]
-    else:
-        host = host.split(":", 1)[0]
-    if not host or not _HOST_CHARACTERS.match(host):
-        raise InvalidUrl(url, "it has no valid host name")
-    if parsed.port is not None and not 1 <= parsed.port <= 65535:
-        raise InvalidUrl(url, f"port {parsed.port} is not between 1 and 65535")
-    return text
-
-
-def url_from_bind(bind: str | None, port: int | None) -> str:
-    """The URL a client on the same machine uses to reach a daemon bound to `bind`:`port`."""
-    host = (bind or "127.0.0.1").strip()
-    if host in ("0.0.0.0", ""):
-        host = "127.0.0.1"  # a wildcard bind listens on loopback too
-    elif host in ("::", "[::]"):
-        host = "::1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{port or DEFAULT_PORT}"
-
-
-def _daemon_server_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """Where the daemon on this machine listens and its token, as `vpo serve` would read them.
-
-    The daemon's own settings loader is used (config file in the data dir or $VPO_CONFIG, and
-    the VPO_BIND / VPO_PORT / VPO_AUTH_TOKEN variables), so the client finds a local daemon with
-    no options. A broken config file simply means "use the defaults": it must never stop a
-    command that was given --url anyway, and the daemon itself reports the error.
-    """
-    from vpo.config import ConfigError, load_settings
-
-    try:
-        settings, _warnings = load_settings({}, env, check_bind=False)
-    except (ConfigError, OSError):
-        return {}
-    return {"bind": settings.bind, "port": settings.port, "auth_token": settings.auth_token}
-
-
-def client_settings(
-    url_flag: str | None,
-    token_flag: str | None,
-    env: Mapping[str, str] | None = None,
-    *,
-    config_server: Mapping[str, Any] | None = None,
-) -> tuple[str, str | None]:
-    """(base URL, token) by the documented precedence: flag > environment > config > default.
-
-    URL: `--url` > VPO_URL > the daemon's bind/port settings > http://127.0.0.1:8321.
-    Token: `--token` > VPO_TOKEN > the daemon's auth token setting > none.
-    `config_server` ({"bind", "port", "auth_token"}) lets tests pass the daemon's settings
-    directly; otherwise they are loaded only when the flags and environment leave a gap.
-    """
-    env = os.environ if env is None else env
-    url = url_flag or env.get("VPO_URL") or None
-    token = token_flag or env.get("VPO_TOKEN") or None
-    if url is None or token is None:
-        server = _daemon_server_settings(env) if config_server is None else config_server
-        if url is None:
-            if server.get("bind") or server.get("port"):
-                port = server.get("port")
-                url = url_from_bind(server.get("bind"), int(port) if port else None)
-            else:
-                url = DEFAULT_URL
-        if token is None:
-            configured = server.get("auth_token")
-            token = str(configured) if configured else None
-    return normalise_base_url(url), token
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,36 +465,12 @@ class VpoClient(_ClientBase):
         return self._interpret(call, response)
 
     def health(self) -> dict[str, Any]:
-        return self.execute(health_call()).data  # type: ignore[return-value]
+        return self.execute(health_call()).value()
 
     def list_jobs(
-        self,
-        *,
-        status: str | None = None,
-        job_type: str | None = None,
-        since: str | None = None,
-        search: str | None = None,
-        sort: str | None = None,
-        order: str | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        id_prefix: str | None = None,
-        etag: str | None = None,
+        self, params: JobListParams = ALL_JOBS, *, etag: str | None = None
     ) -> Result[JobPage]:
-        return self.execute(
-            list_jobs_call(
-                status=status,
-                job_type=job_type,
-                since=since,
-                search=search,
-                sort=sort,
-                order=order,
-                limit=limit,
-                offset=offset,
-                id_prefix=id_prefix,
-                etag=etag,
-            )
-        )
+        return self.execute(list_jobs_call(params, etag=etag))
 
     def get_job(self, job_id: str, *, etag: str | None = None) -> Result[dict[str, Any]]:
         return self.execute(get_job_call(job_id, etag=etag))
@@ -630,23 +481,22 @@ class VpoClient(_ClientBase):
         return self.execute(get_logs_call(job_id, lines=lines, offset=offset, etag=etag))
 
     def get_errors(self, job_id: str, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        return self.execute(get_errors_call(job_id, limit=limit, offset=offset)).data  # type: ignore[return-value]
+        return self.execute(get_errors_call(job_id, limit=limit, offset=offset)).value()
 
     def submit_scan(self, path: str, *, full: bool = False) -> dict[str, Any]:
-        return self.execute(submit_scan_call(path, full=full)).data  # type: ignore[return-value]
+        return self.execute(submit_scan_call(path, full=full)).value()
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
-        return self.execute(cancel_job_call(job_id)).data  # type: ignore[return-value]
+        return self.execute(cancel_job_call(job_id)).value()
 
     def polling_config(self) -> dict[str, Any]:
-        return self.execute(polling_config_call()).data  # type: ignore[return-value]
+        return self.execute(polling_config_call()).value()
 
     def resolve_job_id(self, id_or_prefix: str) -> str:
         ref = normalise_job_ref(id_or_prefix)
         if is_full_job_id(ref):
             return ref
-        page = self.execute(prefix_lookup_call(ref)).data
-        return choose_prefix_match(ref, page)  # type: ignore[arg-type]
+        return choose_prefix_match(ref, self.execute(prefix_lookup_call(ref)).value())
 
 
 class AsyncVpoClient(_ClientBase):
@@ -689,36 +539,12 @@ class AsyncVpoClient(_ClientBase):
         return self._interpret(call, response)
 
     async def health(self) -> dict[str, Any]:
-        return (await self.execute(health_call())).data  # type: ignore[return-value]
+        return (await self.execute(health_call())).value()
 
     async def list_jobs(
-        self,
-        *,
-        status: str | None = None,
-        job_type: str | None = None,
-        since: str | None = None,
-        search: str | None = None,
-        sort: str | None = None,
-        order: str | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        id_prefix: str | None = None,
-        etag: str | None = None,
+        self, params: JobListParams = ALL_JOBS, *, etag: str | None = None
     ) -> Result[JobPage]:
-        return await self.execute(
-            list_jobs_call(
-                status=status,
-                job_type=job_type,
-                since=since,
-                search=search,
-                sort=sort,
-                order=order,
-                limit=limit,
-                offset=offset,
-                id_prefix=id_prefix,
-                etag=etag,
-            )
-        )
+        return await self.execute(list_jobs_call(params, etag=etag))
 
     async def get_job(self, job_id: str, *, etag: str | None = None) -> Result[dict[str, Any]]:
         return await self.execute(get_job_call(job_id, etag=etag))
@@ -729,36 +555,34 @@ class AsyncVpoClient(_ClientBase):
         return await self.execute(get_logs_call(job_id, lines=lines, offset=offset, etag=etag))
 
     async def get_errors(self, job_id: str, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        return (await self.execute(get_errors_call(job_id, limit=limit, offset=offset))).data  # type: ignore[return-value]
+        return (await self.execute(get_errors_call(job_id, limit=limit, offset=offset))).value()
 
     async def submit_scan(self, path: str, *, full: bool = False) -> dict[str, Any]:
-        return (await self.execute(submit_scan_call(path, full=full))).data  # type: ignore[return-value]
+        return (await self.execute(submit_scan_call(path, full=full))).value()
 
     async def cancel_job(self, job_id: str) -> dict[str, Any]:
-        return (await self.execute(cancel_job_call(job_id))).data  # type: ignore[return-value]
+        return (await self.execute(cancel_job_call(job_id))).value()
 
     async def polling_config(self) -> dict[str, Any]:
-        return (await self.execute(polling_config_call())).data  # type: ignore[return-value]
+        return (await self.execute(polling_config_call())).value()
 
     async def resolve_job_id(self, id_or_prefix: str) -> str:
         ref = normalise_job_ref(id_or_prefix)
         if is_full_job_id(ref):
             return ref
-        page = (await self.execute(prefix_lookup_call(ref))).data
-        return choose_prefix_match(ref, page)  # type: ignore[arg-type]
+        return choose_prefix_match(ref, (await self.execute(prefix_lookup_call(ref))).value())
 
 
 __all__ = [
-    "DEFAULT_URL",
     "ApiError",
     "AsyncVpoClient",
     "Call",
     "DaemonUnreachable",
     "InvalidUrl",
+    "JobListParams",
     "JobPage",
     "LogPage",
     "Result",
     "VpoClient",
     "VpoError",
-    "client_settings",
 ]

@@ -257,9 +257,9 @@ def needs_scan(
     if full or known is None:
         return True
     unchanged = known.size == size and known.mtime == mtime
-    if known.status == "error" and known.error_kind == ERROR_PROBE:
+    if known.scan_status == "error" and known.error_kind == ERROR_PROBE:
         return not unchanged
-    if known.status != "ok":
+    if known.scan_status != "ok":
         return True
     if can_probe and not known.probed:
         return True
@@ -506,7 +506,6 @@ class _Scan:
         self.probing = self.ffprobe is not None
         self._todo: list[_Discovered] = []
         self._unreadable: list[str] = []
-        self._todo_readable: list[_Discovered] = []
         # Paths not in the store before this scan: "added" counts those actually recorded, so a
         # cancelled scan never reports more new files than it scanned.
         self._new_paths: set[str] = set()
@@ -564,8 +563,7 @@ class _Scan:
         try:
             discovered = self.discover()
             self.select_changed(discovered)
-            self.hash()
-            self.probe()
+            self.probe(self.hash())
             self.finish(discovered)
         except KeyboardInterrupt:
             # Ctrl+C lands between two files: keep what is finished, as a cancel does.
@@ -617,11 +615,11 @@ class _Scan:
                 previous, item.size, item.mtime, self.options.full, self.ffprobe is not None
             ):
                 self._todo.append(item)
-                if previous is None or previous.status == "missing":
+                if previous is None or previous.scan_status == "missing":
                     self._new_paths.add(item.path)
             else:
                 self.counts.skipped += 1
-                kept_errors += previous is not None and previous.status == "error"
+                kept_errors += previous is not None and previous.scan_status == "error"
         kept = (
             f" ({kept_errors} of them {'keeps its' if kept_errors == 1 else 'keep their'} "
             "earlier probe error; --full probes again)"
@@ -635,7 +633,9 @@ class _Scan:
             else f"Full scan: all {len(self._todo)} files will be hashed and probed"
         )
 
-    def hash(self) -> None:
+    def hash(self) -> list[_Discovered]:
+        """Hash the changed files; the readable ones (with their digest) are returned for
+        probing, the unreadable ones are recorded as errors here."""
         todo = self._todo
         self._report(PHASE_HASH, 0, len(todo))
         if self.should_cancel():
@@ -665,14 +665,13 @@ class _Scan:
             else:
                 item.digest = digest
                 readable.append(item)
-        self._todo_readable = readable
         self.log.info(
             f"Hash: {len(todo)} files hashed in {time.monotonic() - started:.1f} s, "
             f"{errors} unreadable"
         )
+        return readable
 
-    def probe(self) -> None:
-        todo = self._todo_readable
+    def probe(self, todo: list[_Discovered]) -> None:
         ffprobe = self.ffprobe
         if ffprobe is None:
             self._skip_probing(todo)

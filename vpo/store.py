@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -47,6 +45,7 @@ from vpo.jobs import (
     parse_timestamp,
     utc_now,
 )
+from vpo.owner import process_owner
 from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
 
 DB_FILENAME = "vpo.db"
@@ -112,17 +111,6 @@ class ScannedStream:
     width: int | None = None
     height: int | None = None
 
-    @property
-    def type(self) -> str | None:
-        return self.codec_type
-
-    @property
-    def codec(self) -> str | None:
-        return self.codec_name
-
-
-StreamInfo = ScannedStream
-
 
 @dataclass(frozen=True)
 class ScannedFile:
@@ -143,10 +131,6 @@ class ScannedFile:
     streams: list[ScannedStream] = field(default_factory=list)
     error_kind: str | None = None  # ERROR_READ, ERROR_PROBE or None, with scan_status 'error'
 
-    @property
-    def hash(self) -> str | None:
-        return self.content_hash
-
 
 @dataclass(frozen=True)
 class KnownFile:
@@ -160,14 +144,6 @@ class KnownFile:
     # False when the file was recorded without ffprobe: a later scan with ffprobe must probe it.
     probed: bool = True
     error_kind: str | None = None
-
-    @property
-    def status(self) -> str:
-        return self.scan_status
-
-    @property
-    def hash(self) -> str | None:
-        return self.content_hash
 
 
 @dataclass(frozen=True)
@@ -183,10 +159,6 @@ class FileRecord:
     last_job_id: str | None
     updated_at: str
     streams: list[ScannedStream]
-
-    @property
-    def hash(self) -> str | None:
-        return self.content_hash
 
 
 @dataclass(frozen=True)
@@ -204,69 +176,6 @@ class FileError:
             "message": self.message,
             "created_at": self.created_at,
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# Process owners: which process runs a job, and whether it is still there.
-
-_PROCESS_OWNER: str | None = None
-
-
-def _process_start_epoch(pid: int) -> int | None:
-    """Start time of a process in whole epoch seconds (Linux /proc), None where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read().decode("ascii", "replace")
-        # The command name may hold spaces and parentheses; fields resume after the last ')'.
-        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"btime "):
-                    boot = int(line.split()[1])
-                    break
-            else:
-                return None
-        return boot + start_ticks // os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def process_owner() -> str:
-    """This process's owner id, `<hostname>:<pid>:<start-epoch>`, as stored in jobs.owner."""
-    global _PROCESS_OWNER
-    pid = os.getpid()
-    if _PROCESS_OWNER is None or _PROCESS_OWNER.split(":")[-2] != str(pid):  # forked child
-        start = _process_start_epoch(pid) or int(time.time())
-        _PROCESS_OWNER = f"{socket.gethostname()}:{pid}:{start}"
-    return _PROCESS_OWNER
-
-
-def owner_is_alive(owner: str | None) -> bool:
-    """Whether the process named by an owner id still runs (the default orphan check).
-
-    A job owned by another host cannot be checked and is assumed alive (never steal work that
-    may be running). A pid that now belongs to a process started at another time is dead: the
-    pid was reused after the owner exited.
-    """
-    if not owner:
-        return False
-    try:
-        host, pid_text, start_text = owner.rsplit(":", 2)
-        pid, start = int(pid_text), int(start_text)
-    except ValueError:
-        return False
-    if host != socket.gethostname():
-        return True
-    if pid == os.getpid():
-        return owner == process_owner()
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    actual_start = _process_start_epoch(pid)
-    return actual_start is None or abs(actual_start - start) <= 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1014,7 +923,7 @@ class JobStore:
         )
 
     def recover_orphans(
-        self, is_owner_alive: Callable[[str], bool] = owner_is_alive, max_attempts: int = 3
+        self, is_owner_alive: Callable[[str], bool], max_attempts: int = 3
     ) -> list[tuple[Job, str]]:
         """Running jobs whose owner process is gone: requeued, failed once they have been
         interrupted `max_attempts` times, or cancelled when a cancel had been requested (and

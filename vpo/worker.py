@@ -7,7 +7,7 @@ then creation), runs the job with `vpo.runner.run_job`, and waits for the next o
 Shutdown (`stop`) first stops claiming, gives the running job a grace period to finish, then sets
 the shutdown event, which makes the runner stop at the next file boundary and put the job back to
 `queued`. Jobs orphaned by a process that died (kill -9, power loss) are recovered at start-up by
-`recover_orphans`, which asks `owner_alive_here` about each job's owner string.
+`recover_orphans`, which asks `vpo.owner.owner_is_alive` about each job's owner string.
 
 A full disk: when the write that ends a job fails, the worker keeps the job (still `running`,
 its runner being this live thread) and retries the write until it lands, while the store's
@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 
 from vpo import storage
 from vpo.joblog import JobLog
 from vpo.jobs import QUEUED, Job
+from vpo.owner import owner_is_alive, process_owner
 from vpo.runner import SHUTDOWN_NOTE, JobEnd, JobEndNotRecorded, describe_failure, run_job
-from vpo.store import JobNotFound, JobStore, owner_is_alive, process_owner
+from vpo.store import JobNotFound, JobStore
 
 log = logging.getLogger("vpo.worker")
 
@@ -39,20 +39,6 @@ END_RETRY_MAX_SECONDS = 5.0
 # Job work runs at a lower CPU priority than the API: on a two-core NAS, two ffprobe processes
 # would otherwise take every cycle and make each poll wait behind them.
 JOB_NICENESS = 10
-
-
-def owner_alive_here(owner: str) -> bool:
-    """Is the process named by a job's owner string (`<host>:<pid>:<start>`) still running?
-
-    Alive means: this host, and the store's check (the pid exists and started when the owner
-    string says, so a reused pid, or this very pid after a container restart, does not count).
-    A job owned by another host name counts as orphaned: the data dir is local (SQLite does not
-    share over network file systems), so another name means this machine was renamed or the
-    container re-created, and the job would otherwise show `running` forever.
-    """
-    host, separator, _ = owner.rpartition(":")
-    host = host.rpartition(":")[0] if separator else ""
-    return host == socket.gethostname() and owner_is_alive(owner)
 
 
 def note_in_job_log(store: JobStore, job_id: str, level: str, message: str) -> bool:
@@ -70,7 +56,7 @@ def note_in_job_log(store: JobStore, job_id: str, level: str, message: str) -> b
 def recover_orphans(store: JobStore) -> list[tuple[Job, str]]:
     """Requeue (or fail, after MAX_ATTEMPTS, or cancel, when a cancel was answered) jobs left
     running by a process that is gone, and say so in the daemon log and in each job's log."""
-    recovered = store.recover_orphans(owner_alive_here, MAX_ATTEMPTS)
+    recovered = store.recover_orphans(owner_is_alive, MAX_ATTEMPTS)
     for job, outcome in recovered:
         if outcome == "requeued":
             log.warning(

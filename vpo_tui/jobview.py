@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, TERMINAL
-from vpo.jobtext import duration_text, short_time_text, time_text
+from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING
+from vpo.jobtext import (
+    TUI_COUNTS,
+    counts_text,
+    duration_text,
+    progress_text,
+    short_time_text,
+    time_text,
+)
 from vpo.pathtext import not_utf8_note
 from vpo_tui.plaintext import safe_text
 
@@ -83,16 +90,6 @@ def status_style(status: object) -> str:
     return STATUS_STYLES.get(safe_text(status), "")
 
 
-def progress_label(job: dict[str, Any]) -> str:
-    """`NN%` when known; `…` while running with no total yet; empty for a job not started."""
-    percent = job.get("progress_percent")
-    if isinstance(percent, int | float) and not isinstance(percent, bool):
-        return f"{min(max(int(percent), 0), 100)}%"
-    if job.get("status") == RUNNING:
-        return "…"
-    return ""
-
-
 def created_label(value: object, now: datetime) -> str:
     """The list's Created column: UTC time of day for today, month-day and minutes before."""
     return safe_text(short_time_text(value, now))[:11]
@@ -117,7 +114,7 @@ def job_cells(job: dict[str, Any], *, target_width: int, now: datetime) -> tuple
         short_id(job),
         safe_text(job.get("job_type")),
         status_label(job.get("status")),
-        progress_label(job),
+        progress_text(job),
         shorten_path(safe_text(job.get("file_path")), target_width),
         created_label(job.get("created_at"), now),
         duration_text(job.get("duration_seconds")),
@@ -132,25 +129,14 @@ def target_label(job: dict[str, Any]) -> str:
     return f"{path} ({note})" if note else path
 
 
-def is_terminal(job: dict[str, Any]) -> bool:
-    return job.get("status") in TERMINAL
-
-
 def counts_label(job: dict[str, Any]) -> str:
     """`N of M files done` (or `N files so far` while the total is unknown), with the phase.
 
     The count is of files finished; the percent beside it weighs the work done in every phase
-    (hashing counts before probing ends), so it is labelled "overall" where both are shown.
+    (hashing counts before probing ends), so it is labelled "overall" where both are shown
+    (`vpo.jobtext.TUI_COUNTS`).
     """
-    processed = job.get("processed_count")
-    total = job.get("total_count")
-    processed = processed if isinstance(processed, int) else 0
-    if isinstance(total, int) and not isinstance(total, bool):
-        text = f"{processed} of {total} files done"
-    elif job.get("status") in TERMINAL:
-        text = f"{processed} files"
-    else:
-        text = f"{processed} files so far, total not known yet"
+    text = counts_text(job, TUI_COUNTS)
     phase = safe_text(job.get("phase"))
     return f"{text} · {phase}" if phase else text
 

@@ -36,7 +36,8 @@ class ListQuery:
     page: int = 0
 
     def api_params(self) -> dict[str, Any]:
-        """Keyword arguments for `AsyncVpoClient.list_jobs`."""
+        """The fields of `vpo.client.JobListParams` for this query (a plain dict keeps this
+        module free of the HTTP client)."""
         return {
             "status": self.status,
             "job_type": self.job_type,

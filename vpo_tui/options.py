@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vpo import __version__
-from vpo.client import client_settings
+from vpo.client_settings import client_settings
 
 INTERVAL_MIN_S = 2.0
 INTERVAL_MAX_S = 60.0

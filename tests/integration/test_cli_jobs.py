@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.daemon import VPO_EXECUTABLE, DaemonProcess, wait_until
-from vpo.client import AsyncVpoClient, VpoClient
+from vpo.client import AsyncVpoClient, JobListParams, VpoClient
 
 TERMINAL = {"completed", "failed", "cancelled"}
 SLOW_FILES = 1500  # at ~20-40 ms per ffprobe run, a scan of several seconds or more
@@ -409,7 +409,7 @@ def test_async_client_matches_the_sync_one(daemon, api, tmp_path):
 
     async def exercise():
         async with AsyncVpoClient(daemon.url) as client:
-            page = await client.list_jobs(limit=5)
+            page = await client.list_jobs(JobListParams(limit=5))
             job = await client.get_job(job_id)
             unchanged = await client.get_job(job_id, etag=job.etag)
             logs = await client.get_logs(job_id, lines=2)
@@ -417,7 +417,7 @@ def test_async_client_matches_the_sync_one(daemon, api, tmp_path):
             return page, job, unchanged, logs, resolved
 
     page, job, unchanged, logs, resolved = asyncio.run(exercise())
-    assert page.data == api.list_jobs(limit=5).data
+    assert page.data == api.list_jobs(JobListParams(limit=5)).data
     assert job.data == api.get_job(job_id).data
     assert unchanged.not_modified and unchanged.etag == job.etag
     assert logs.data.lines == api.get_logs(job_id, lines=2).data.lines

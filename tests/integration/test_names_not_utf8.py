@@ -77,7 +77,7 @@ def test_a_folder_with_such_names_scans_rescans_and_marks_missing(
             record = store.get_file(bad)
             assert record is not None and os.fsencode(record.path) == root + b"/bad\xff.mkv"
             assert record.scan_status == "ok" and record.content_hash
-            assert record.container and [s.codec for s in record.streams] == ["h264", "aac"]
+            assert record.container and [s.codec_name for s in record.streams] == ["h264", "aac"]
             assert store.get_file(os.fsdecode(root + b"/Am\xe9lie/e1.mkv")).container
 
         # The API names the broken one readably, with the flag.

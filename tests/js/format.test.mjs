@@ -34,6 +34,13 @@ test('times read as in every client (UTC)', () => {
     }
 });
 
+test('progress and file counts read as the web column of the shared progress table', () => {
+    for (const { name, job, web } of shared.progress) {
+        assert.equal(VPOFormat.progress(job).text, web.progress, `progress: ${name}`);
+        assert.equal(VPOFormat.files(job), web.files, `files: ${name}`);
+    }
+});
+
 test('percent is floored and clamped', () => {
     assert.deepEqual([0, 0.4, 99.99, 100, 150, -3, null].map(VPOFormat.percent), [0, 0, 99, 100, 100, 0, null]);
 });

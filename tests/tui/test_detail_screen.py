@@ -18,8 +18,9 @@ from tests.tui.harness import (
     wait_daemon,
     wait_for,
 )
-from vpo_tui.screens.detail import GONE_MESSAGE
-from vpo_tui.screens.jobs import JobsScreen
+from vpo_tui.screens.detail import GONE_MESSAGE, LOG_KEYS, DetailScreen
+from vpo_tui.screens.help import HelpScreen, help_rows
+from vpo_tui.screens.jobs import TABLE_KEYS, JobsScreen
 
 
 async def test_detail_shows_progress_and_a_growing_log_to_the_end(
@@ -100,6 +101,24 @@ async def test_detail_of_a_job_that_does_not_exist(daemon, make_app):
         assert detail.loop.poller.stopped
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+
+
+async def test_each_screen_opens_the_help_of_its_own_bindings(daemon, make_app):
+    app = make_app(daemon.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        jobs = await jobs_screen(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert app.screen.keys == help_rows(JobsScreen.BINDINGS, TABLE_KEYS)
+        assert "Jobs screen keys" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is jobs)
+        jobs.open_detail(str(uuid.uuid4()))
+        await detail_screen(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert app.screen.keys == help_rows(DetailScreen.BINDINGS, LOG_KEYS, extra_before="follow")
+        assert "End  f" in screen_text(app)
 
 
 def log_total(url: str, job_id: str) -> int:

@@ -10,18 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from vpo.jobtext import progress_text
 from vpo_tui.jobview import (
     counts_label,
     created_label,
     detail_lines,
     job_cells,
-    progress_label,
     shorten_path,
     status_label,
     target_width_for,
 )
+from vpo_tui.keys import KeyBinding, help_rows
 from vpo_tui.listquery import PAGE_SIZE, ListQuery
 from vpo_tui.options import parse_options
+from vpo_tui.screens.detail import LOG_KEYS, DetailScreen
+from vpo_tui.screens.jobs import TABLE_KEYS, JobsScreen
 from vpo_tui.widgets.job_progress import progress_bar_text
 from vpo_tui.widgets.status_line import StatusFacts, describe_status
 
@@ -39,9 +42,9 @@ def test_status_words_have_symbols_and_unknown_ones_pass_through():
 
 
 def test_progress_and_counts():
-    assert progress_label({"status": "running", "progress_percent": 41.7}) == "41%"
-    assert progress_label({"status": "running", "progress_percent": None}) == "…"
-    assert progress_label({"status": "queued", "progress_percent": None}) == ""
+    assert progress_text({"status": "running", "progress_percent": 41.7}) == "41%"
+    assert progress_text({"status": "running", "progress_percent": None}) == "…"
+    assert progress_text({"status": "queued", "progress_percent": None}) == ""
     job = {"processed_count": 25, "total_count": 100, "phase": "probe"}
     assert counts_label(job) == "25 of 100 files done · probe"
     unknown = {"processed_count": 7, "total_count": None, "phase": "discover"}
@@ -172,3 +175,56 @@ def test_bad_interval_from_the_real_binary_is_one_clear_line():
     assert result.returncode == 2
     assert "--interval: 1 is outside 2-60 seconds" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# The help text as it reads: derived from the screens' bindings, it must not change by accident.
+JOBS_HELP = [
+    ("↑ ↓ PgUp PgDn", "move in the list"),
+    ("Home  End", "first / last job of the page"),
+    ("Enter", "open the job's detail and log"),
+    ("r", "refresh now (also retries after a refused token)"),
+    ("p", "pause / resume polling"),
+    ("c", "cancel the selected job, when queued or running (asks first)"),
+    ("s", "filter by status (cycles)"),
+    ("t", "filter by type (cycles)"),
+    ("/", "search paths (Enter applies, empty clears)"),
+    ("o", "sort by the next column"),
+    ("O", "reverse the sort order"),
+    ("[  ]", "previous / next page"),
+    ("?", "this help"),
+    ("q  Ctrl+C", "quit"),
+]
+DETAIL_HELP = [
+    ("Escape", "back to the list (cursor on the same job)"),
+    ("↑ ↓", "scroll the log a line (scrolling up stops following)"),
+    ("PgUp PgDn", "scroll the log a page"),
+    ("Home", "the start of the log shown"),
+    ("End  f", "jump to the end of the log and follow it"),
+    ("r", "refresh now (also retries after a refused token)"),
+    ("p", "pause / resume polling"),
+    ("c", "cancel this job, when queued or running (asks first)"),
+    ("?", "this help"),
+    ("q  Ctrl+C", "quit"),
+]
+
+
+def test_help_rows_are_derived_from_the_bindings():
+    assert help_rows(JobsScreen.BINDINGS, TABLE_KEYS) == JOBS_HELP
+    assert help_rows(DetailScreen.BINDINGS, LOG_KEYS, extra_before="follow") == DETAIL_HELP
+
+
+def test_a_key_declared_once_is_in_the_help():
+    bindings = [
+        KeyBinding("p", "pause", "Pause", help="pause / resume polling"),
+        KeyBinding("x", "export", "Export", show=False, help="export the list"),
+        KeyBinding("p", "resume", "Resume", help="pause / resume polling"),
+        KeyBinding("slash", "search", "Search", help="search"),
+    ]
+    assert help_rows(bindings, [("Enter", "open")], extra_before="export") == [
+        ("p", "pause / resume polling"),
+        ("Enter", "open"),
+        ("x", "export the list"),
+        ("/", "search"),
+    ]
+    with pytest.raises(ValueError):
+        help_rows(bindings, [("Enter", "open")], extra_before="no-such-action")

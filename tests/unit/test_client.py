@@ -14,18 +14,17 @@ import socket
 import pytest
 
 from vpo.client import (
-    DEFAULT_URL,
     ApiError,
     AsyncVpoClient,
     DaemonUnreachable,
     InvalidUrl,
+    JobListParams,
     JobPage,
     LogPage,
     VpoClient,
     VpoError,
     cancel_job_call,
     choose_prefix_match,
-    client_settings,
     get_job_call,
     get_logs_call,
     health_call,
@@ -33,13 +32,12 @@ from vpo.client import (
     is_full_job_id,
     job_path,
     list_jobs_call,
-    normalise_base_url,
     normalise_job_ref,
     prefix_lookup_call,
     query_params,
     submit_scan_call,
-    url_from_bind,
 )
+from vpo.client_settings import DEFAULT_URL, client_settings, normalise_base_url, url_from_bind
 
 BASE = "http://127.0.0.1:8321"
 JOB_ID = "1a2b3c4d-0000-4000-8000-000000000001"
@@ -89,7 +87,8 @@ def test_query_params_drop_unset_values_and_spell_booleans_lower_case():
 
 
 def test_list_jobs_call_maps_job_type_to_the_type_parameter():
-    call = list_jobs_call(status="failed", job_type="scan", since="24h", limit=10, offset=20)
+    params = JobListParams(status="failed", job_type="scan", since="24h", limit=10, offset=20)
+    call = list_jobs_call(params)
     assert (call.method, call.path) == ("GET", "/api/jobs")
     assert call.params == {
         "status": "failed",
@@ -151,6 +150,17 @@ def test_304_is_not_modified_with_no_data_and_the_same_tag():
     # A 304 that repeats the tag gives that tag.
     result = interpret_response(call, 304, {"etag": '"v7"'}, b"", base_url=BASE)
     assert result.etag == '"v7"'
+
+
+def test_value_is_the_data_and_a_304_where_data_was_expected_is_an_api_error():
+    body = as_body({"id": JOB_ID})
+    assert interpret_response(get_job_call(JOB_ID), 200, {}, body, base_url=BASE).value() == {
+        "id": JOB_ID
+    }
+    unchanged = interpret_response(get_job_call(JOB_ID, etag='"v7"'), 304, {}, b"", base_url=BASE)
+    with pytest.raises(ApiError) as caught:
+        unchanged.value()
+    assert (caught.value.status, caught.value.code) == (304, "NOT_MODIFIED")
 
 
 def test_the_error_envelope_becomes_an_api_error():

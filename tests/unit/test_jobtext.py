@@ -1,8 +1,8 @@
-"""One table pins how durations and times read in every client.
+"""One table each pins how durations, times and progress read in every client.
 
-The `durations` and `times` tables of tests/js/display_vectors.json are checked here against
-`vpo.jobtext` and each Python client that shows them (the web page's server render, the CLI,
-`vpo-tui`), and by tests/js/format.test.mjs against the web page's JavaScript.
+The `durations`, `times` and `progress` tables of tests/js/display_vectors.json are checked here
+against `vpo.jobtext` and each Python client that shows them (the web page's server render, the
+CLI, `vpo-tui`), and by tests/js/format.test.mjs against the web page's JavaScript.
 """
 
 from __future__ import annotations
@@ -13,14 +13,26 @@ from pathlib import Path
 
 import pytest
 
-from vpo.commands.jobs import job_detail_rows, job_outcome_line
-from vpo.jobtext import duration_text, short_time_text, time_text
+from vpo.commands.jobs import job_detail_rows, job_outcome_line, jobs_table
+from vpo.jobtext import (
+    CLI_COUNTS,
+    TUI_COUNTS,
+    WEB_COUNTS,
+    counts_text,
+    duration_text,
+    is_terminal,
+    progress_text,
+    short_time_text,
+    time_text,
+)
 from vpo.server import display
-from vpo_tui.jobview import COLUMN_KEYS, detail_lines, job_cells
+from vpo_tui.jobview import COLUMN_KEYS, counts_label, detail_lines, job_cells
+from vpo_tui.widgets.job_progress import progress_bar_text
 
 SHARED = json.loads((Path(__file__).parents[1] / "js" / "display_vectors.json").read_text())
 DURATIONS = SHARED["durations"]
 TIMES = SHARED["times"]
+PROGRESS = SHARED["progress"]
 NOW = datetime.fromisoformat("2026-11-30T12:00:00+00:00")
 
 
@@ -63,3 +75,36 @@ def test_times_read_the_same_everywhere_in_utc(case: dict) -> None:
 def test_unreadable_times_pass_through() -> None:
     assert time_text("soon") == "soon"
     assert time_text(None) == ""
+
+
+@pytest.mark.parametrize("case", PROGRESS, ids=[c["name"] for c in PROGRESS])
+def test_progress_and_counts_read_by_one_rule_in_each_clients_words(case: dict) -> None:
+    job = {"id": "x" * 36, **case["job"]}
+    web, cli, tui = case["web"], case["cli"], case["tui"]
+    # The web page's first render (format.js is held to the same column).
+    assert display.progress(job)["text"] == web["progress"]
+    assert display.files(job) == web["files"]
+    assert counts_text(job, WEB_COUNTS) == web["files"]
+    # `vpo jobs list` (the PROGRESS column) and `vpo jobs show` (the progress row).
+    assert progress_text(job) == cli["progress"]
+    assert counts_text(job, CLI_COUNTS) == cli["counts"]
+    table = jobs_table([job])
+    assert list(table.columns[3].cells) == [cli["progress"]]
+    shown = dict(job_detail_rows(job)).get("progress", "")
+    expected = f"{cli['progress']} ({cli['counts']})" if cli["progress"] else cli["counts"]
+    assert shown == (expected if cli["counts"] else cli["progress"])
+    # vpo-tui: the list's Prog column and the detail view's bar line.
+    cells = dict(zip(COLUMN_KEYS, job_cells(job, target_width=20, now=NOW), strict=True))
+    assert cells["progress"] == tui["progress"]
+    assert counts_text(job, TUI_COUNTS) == tui["counts"] == counts_label(job)
+    bar = progress_bar_text(job, width=10).plain
+    assert bar.endswith("  " + tui["counts"])
+    overall = f"{tui['progress']:>4} overall" if tui["progress"] else ""
+    assert overall in bar
+
+
+def test_a_job_is_over_when_its_status_is_terminal() -> None:
+    over = [is_terminal({"status": s}) for s in ("queued", "running", "completed", "failed")]
+    assert over == [False, False, True, True]
+    assert is_terminal({"status": "cancelled"}) and not is_terminal({"status": "paused"})
+    assert not is_terminal({})

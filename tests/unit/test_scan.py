@@ -285,7 +285,7 @@ def test_first_scan_records_files_with_their_probed_streams(harness, store, samp
     assert two_tracks.last_job_id == job_id
     assert two_tracks.container == "matroska,webm"
     assert two_tracks.duration == pytest.approx(1.0, abs=0.1)
-    assert len(two_tracks.hash) == 16
+    assert len(two_tracks.content_hash) == 16
     video, *audio = two_tracks.streams
     assert (video.codec_type, video.codec_name, video.width, video.height) == (
         "video",
@@ -330,7 +330,7 @@ def test_changed_file_is_rehashed_and_reprobed(harness, store, sample_library, m
     assert (summary["scanned"], summary["skipped"], summary["added"]) == (2, 3, 0)
     after = store.get_file(str(changed))
     assert after.last_job_id == job_id
-    assert after.hash != before.hash
+    assert after.content_hash != before.content_hash
     assert after.size == changed.stat().st_size
     assert before.duration == pytest.approx(1.0, abs=0.1)
     assert after.duration == pytest.approx(2.0, abs=0.1)
@@ -530,7 +530,7 @@ def test_without_ffprobe_files_are_recorded_unprobed_and_the_log_says_so_once(
     for path in sample_library.videos.values():
         record = store.get_file(str(path))
         assert record.scan_status == "ok"
-        assert len(record.hash) == 16
+        assert len(record.content_hash) == 16
         # Nothing guessed from the file name or extension.
         assert (record.container, record.duration, record.streams) == (None, None, [])
     log = harness.log_lines(job_id)

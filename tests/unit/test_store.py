@@ -9,8 +9,6 @@ import multiprocessing
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from tests.support.daemon import wait_until
 from vpo import joblog
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Job, parse_timestamp
+from vpo.owner import process_owner
 from vpo.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -31,8 +30,6 @@ from vpo.store import (
     ScannedStream,
     SchemaTooNew,
     StoreError,
-    owner_is_alive,
-    process_owner,
 )
 
 TIMESTAMP_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
@@ -725,26 +722,6 @@ def test_recover_orphans_requeues_then_fails_after_three_attempts(store: JobStor
     assert store.recover_orphans(lambda owner: True) == []
 
 
-def test_owner_liveness_check(tmp_path: Path) -> None:
-    me = process_owner()
-    host, pid, start = me.rsplit(":", 2)
-    assert int(pid) == os.getpid()
-    assert owner_is_alive(me) is True
-    finished = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead_pid = int(finished.stdout)
-    assert owner_is_alive(f"{host}:{dead_pid}:{start}") is False
-    # Our pid with another start time: a reused pid, so the recorded owner is gone.
-    assert owner_is_alive(f"{host}:{pid}:{int(start) - 1000}") is False
-    assert owner_is_alive(f"some-other-host:{dead_pid}:1") is True  # cannot tell: assume alive
-    assert owner_is_alive("garbage") is False
-    assert owner_is_alive(None) is False
-
-
 def test_prune_removes_old_terminal_jobs_and_their_logs(store: JobStore) -> None:
     old = datetime.now(UTC) - timedelta(days=40)
     old_done = store.create_job("scan", "/done", created_at=old, priority=1)
@@ -818,12 +795,12 @@ def test_saved_files_come_back_with_their_streams(store: JobStore, scan_job: Job
     assert record.duration == 61.5 and record.scan_status == "ok"
     assert record.last_job_id == scan_job.id
     assert [
-        (s.index, s.type, s.codec, s.language, s.channels, s.width, s.height)
+        (s.index, s.codec_type, s.codec_name, s.language, s.channels, s.width, s.height)
         for s in record.streams
     ] == [(0, "video", "h264", None, None, 1920, 1080), (1, "audio", "aac", "eng", 2, None, None)]
     known = store.known_files(["/tv"])
     assert set(known) == {"/tv/a.mkv", "/tv/b.mkv"}
-    assert (known["/tv/b.mkv"].size, known["/tv/b.mkv"].status) == (5, "ok")
+    assert (known["/tv/b.mkv"].size, known["/tv/b.mkv"].scan_status) == (5, "ok")
     assert store.get_file("/tv/none.mkv") is None
 
 
@@ -835,7 +812,7 @@ def test_rescan_replaces_streams(store: JobStore, scan_job: Job) -> None:
     )
     record = store.get_file("/tv/a.mkv")
     assert record.size == 2000
-    assert [(s.index, s.codec) for s in record.streams] == [(0, "hevc")]
+    assert [(s.index, s.codec_name) for s in record.streams] == [(0, "hevc")]
     assert row_count(store, "files") == 1 and row_count(store, "streams") == 1
 
 
@@ -937,7 +914,7 @@ def test_a_file_name_that_is_not_utf8_is_stored_as_its_exact_bytes(
     record = store.get_file(LATIN1_FILE)
     assert record is not None and record.path == LATIN1_FILE
     assert os.fsencode(record.path) == b"/tv/bad\xff.mkv"
-    assert [s.codec for s in record.streams] == ["h264", "aac"]
+    assert [s.codec_name for s in record.streams] == ["h264", "aac"]
     # UTF-8 names stay TEXT (readable with any SQLite tool); the others are BLOBs of the bytes.
     with raw_connection(store) as conn:
         stored = dict(conn.execute("SELECT path, typeof(path) FROM files").fetchall())

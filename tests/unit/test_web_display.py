@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from vpo.jobtext import percent_value
 from vpo.server import display
 
 VECTORS = json.loads((Path(__file__).parents[1] / "js" / "display_vectors.json").read_text())[
@@ -21,7 +22,7 @@ def test_display_vector(vector: dict) -> None:
 
 def test_percent_is_floored_and_clamped() -> None:
     values = [0, 0.4, 99.99, 100, 150, -3, None]
-    assert [display.percent(v) for v in values] == [0, 0, 99, 100, 100, 0, None]
+    assert [percent_value(v) for v in values] == [0, 0, 99, 100, 100, 0, None]
 
 
 CALLS = json.loads((Path(__file__).parents[1] / "js" / "display_vectors.json").read_text())["calls"]

@@ -21,9 +21,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vpo.client import ApiError, VpoClient, VpoError, client_settings
-from vpo.jobs import TERMINAL
-from vpo.jobtext import duration_text, time_text
+from vpo.client import ApiError, JobListParams, VpoClient, VpoError
+from vpo.client_settings import client_settings
+from vpo.jobtext import (
+    CLI_COUNTS,
+    counts_text,
+    duration_text,
+    is_terminal,
+    progress_text,
+    time_text,
+)
 from vpo.pathtext import not_utf8_note, visible
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,22 +82,6 @@ def reports_errors(exit_code: int = EXIT_ERROR) -> Callable[[F], F]:
 # Formatting (pure)
 
 
-def format_progress(job: dict[str, Any]) -> str:
-    percent = job.get("progress_percent")
-    if isinstance(percent, int | float):
-        return f"{int(percent)}%"
-    if job.get("status") == "running":
-        return "…"  # running with no known total yet
-    return ""
-
-
-def format_counts(job: dict[str, Any]) -> str:
-    processed, total = job.get("processed_count"), job.get("total_count")
-    if total is None:
-        return f"{processed or 0} files so far" if processed else ""
-    return f"{processed or 0} of {total} files"
-
-
 def job_outcome_line(job: dict[str, Any]) -> str:
     """The one line `vpo jobs wait` prints when a job ends."""
     short = job.get("id_short") or str(job.get("id", ""))[:8]
@@ -114,8 +105,8 @@ def path_label(path: object, utf8: object) -> str:
 
 
 def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
-    progress = format_progress(job)
-    counts = format_counts(job)
+    progress = progress_text(job)
+    counts = counts_text(job, CLI_COUNTS)
     if counts:
         progress = f"{progress} ({counts})" if progress else counts
     if job.get("phase"):
@@ -152,7 +143,7 @@ def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
             str(job.get("id_short") or str(job.get("id", ""))[:8]),
             str(job.get("job_type", "")),
             Text(status, style=STATUS_STYLES.get(status, "")),
-            format_progress(job),
+            progress_text(job),
             Text(visible(job.get("file_path") or "")),
             # Minutes are enough in a list and leave an 80-column terminal room for the path.
             time_text(job.get("created_at"), seconds=False),
@@ -180,6 +171,13 @@ def _client(ctx: click.Context) -> VpoClient:
 
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def interval_option(help_text: str) -> Callable[[F], F]:
+    """`--interval` of the commands that poll: at least 0.2 s, so no loop hammers the daemon."""
+    return click.option(
+        "--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True, help=help_text
+    )
 
 
 @click.group()
@@ -212,34 +210,10 @@ def jobs(ctx: click.Context, url: str | None, token: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON page.")
 @click.pass_context
 @reports_errors()
-def list_command(
-    ctx: click.Context,
-    status: str | None,
-    job_type: str | None,
-    since: str | None,
-    search: str | None,
-    sort: str | None,
-    order: str | None,
-    limit: int | None,
-    offset: int | None,
-    as_json: bool,
-) -> None:
+def list_command(ctx: click.Context, as_json: bool, **filters: Any) -> None:
     """List jobs, newest first."""
-    page = (
-        _client(ctx)
-        .list_jobs(
-            status=status,
-            job_type=job_type,
-            since=since,
-            search=search,
-            sort=sort,
-            order=order,
-            limit=limit,
-            offset=offset,
-        )
-        .data
-    )
-    assert page is not None
+    # The options above are named as JobListParams' fields: status, job_type, ... offset.
+    page = _client(ctx).list_jobs(JobListParams(**filters)).value()
     if as_json:
         _print_json(asdict(page))
         return
@@ -261,8 +235,7 @@ def list_command(
 def show_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """Show one job (ID may be the 8-character short id)."""
     client = _client(ctx)
-    job = client.get_job(client.resolve_job_id(job_id)).data
-    assert job is not None
+    job = client.get_job(client.resolve_job_id(job_id)).value()
     if as_json:
         _print_json(job)
         return
@@ -297,13 +270,7 @@ def _print_log_lines(client: VpoClient, job_id: str, offset: int, cache: dict[st
 @click.option(
     "--lines", "-n", "last_lines", type=click.IntRange(min=0), help="Start with the last N lines."
 )
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.2),
-    default=1.0,
-    show_default=True,
-    help="Seconds between polls with --follow.",
-)
+@interval_option("Seconds between polls with --follow.")
 @click.pass_context
 @reports_errors()
 def logs_command(
@@ -314,8 +281,7 @@ def logs_command(
     job_id = client.resolve_job_id(job_id)
     offset = 0
     if last_lines is not None:
-        head = client.get_logs(job_id, lines=1, offset=0).data
-        assert head is not None
+        head = client.get_logs(job_id, lines=1, offset=0).value()
         offset = max(0, head.total_lines - last_lines)
     cache: dict[str, Any] = {}
     if not follow:
@@ -324,10 +290,9 @@ def logs_command(
     while True:
         # Status first, then the lines: when the job is terminal, this drain is the final
         # fetch and sees every line the job ever wrote.
-        job = client.get_job(job_id).data
-        assert job is not None
+        job = client.get_job(job_id).value()
         offset = _print_log_lines(client, job_id, offset, cache)
-        if job.get("status") in TERMINAL:
+        if is_terminal(job):
             return
         time.sleep(interval)
 
@@ -367,7 +332,7 @@ def cancel_command(ctx: click.Context, job_id: str) -> None:
     client = _client(ctx)
     job = client.cancel_job(client.resolve_job_id(job_id))
     short = job.get("id_short") or str(job.get("id", ""))[:8]
-    if job.get("status") in TERMINAL:
+    if is_terminal(job):
         click.echo(f"job {short} {job.get('status')}")
     else:
         click.echo(f"cancel requested for job {short} ({job.get('status')}); it stops shortly")
@@ -385,13 +350,7 @@ def _finish_wait(job: dict[str, Any]) -> NoReturn:
     type=click.FloatRange(min=0),
     help="Give up after this many seconds (exit 3). Default: wait as long as it takes.",
 )
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.2),
-    default=1.0,
-    show_default=True,
-    help="Seconds between status checks.",
-)
+@interval_option("Seconds between status checks.")
 @click.pass_context
 @reports_errors(exit_code=EXIT_WAIT_ERROR)
 def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interval: float) -> None:
@@ -407,13 +366,13 @@ def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interva
             job, etag = result.data, result.etag
         if job is None:
             raise ApiError(500, "INVALID_RESPONSE", "the daemon sent no job data")
-        if job.get("status") in TERMINAL:
+        if is_terminal(job):
             _finish_wait(job)
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 short = job.get("id_short") or job_id[:8]
-                progress = format_progress(job)
+                progress = progress_text(job)
                 state = f"{job.get('status')}, {progress}" if progress else job.get("status")
                 click.echo(f"timed out after {timeout:g}s waiting for job {short} ({state})")
                 sys.exit(EXIT_TIMEOUT)

@@ -35,7 +35,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from vpo.client import ApiError, VpoClient, VpoError, client_settings
+from vpo.client import ApiError, VpoClient, VpoError
+from vpo.client_settings import client_settings
 from vpo.config import ConfigError, Settings, load_settings
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, SCAN, Job, utc_now
 from vpo.pathtext import is_utf8, not_utf8_note, visible

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -24,12 +25,23 @@ T = TypeVar("T")
 
 # Enough threads that a slow read (a big count on a NAS disk) does not queue every poll behind
 # it, few enough for a two-core box.
-READ_THREADS = 4
+BLOCKING_THREADS = 4
+
+
+def current_second() -> datetime:
+    """The whole second responses and pages are built for.
+
+    Clock-dependent values (a running job's duration, `since`) are computed from it, so every
+    request within one second sees the same body, and a page's first render agrees with the
+    first poll made within the same second.
+    """
+    return datetime.fromtimestamp(int(time.time()), UTC)
 
 
 @dataclass
 class ServerState:
-    """Everything a handler needs: the store, the worker, the settings, read threads, caches."""
+    """Everything a handler needs: the store, the worker, the settings, the threads for blocking
+    work, caches."""
 
     store: JobStore
     worker: Worker | None
@@ -39,13 +51,17 @@ class ServerState:
     shutting_down: bool = False
     cache: ResponseCache = field(default_factory=ResponseCache)
     executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(READ_THREADS, thread_name_prefix="vpo-read")
+        default_factory=lambda: ThreadPoolExecutor(
+            BLOCKING_THREADS, thread_name_prefix="vpo-blocking"
+        )
     )
     # Builds in flight, so fifty pollers that miss the cache at once cause one query, not fifty.
     inflight: dict[Any, asyncio.Future] = field(default_factory=dict)
 
-    async def read(self, func: Callable[..., T], *args: Any) -> T:
-        """Run a blocking read (SQLite, a file) on the read threads, never on the event loop."""
+    async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
+        """Run blocking work off the event loop: reads (SQLite, a log file) and the store's
+        short writes alike (create_job, request_cancel, prune_jobs), so the loop never waits on
+        SQLite's lock or the disk."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
 
     def uptime_seconds(self) -> int:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from collections.abc import Callable, Hashable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from aiohttp import web
 from vpo import joblog
 from vpo.jobs import JOB_TYPES, RUNNING, Job
 from vpo.pathtext import escaped_path
-from vpo.server import STATE, ServerState
+from vpo.server import STATE, ServerState, current_second
 from vpo.server import errors as err
 from vpo.server.etag import CachedResponse, if_none_match_matches
 from vpo.server.openapi import openapi_document
@@ -78,13 +77,6 @@ def _query_pairs(request: web.Request) -> list[tuple[str, str]]:
     return list(request.query.items())
 
 
-def _current_second() -> tuple[int, datetime]:
-    """The whole second responses are built for: clock-dependent values (durations, `since`)
-    are computed from it so that every request within one second sees the same body."""
-    second = int(time.time())
-    return second, datetime.fromtimestamp(second, UTC)
-
-
 def _parsed(parse: Callable[..., Any], *args: Any) -> Any:
     try:
         return parse(*args)
@@ -117,13 +109,14 @@ async def cached(
     """Serve a polled GET from the response cache, building it (once) when it is stale.
 
     `version` reads what the response depends on (cheap: a counter, a stat); `build` makes the
-    payload for a given instant and says whether it depends on the clock. Both run on the read
-    threads. The version is read before the build, so a write between the two only causes an
-    extra rebuild later, never a stale tag.
+    payload for a given instant and says whether it depends on the clock. Both run on the
+    blocking-work threads. The version is read before the build, so a write between the two
+    only causes an extra rebuild later, never a stale tag.
     """
     state = request.app[STATE]
-    second, now = _current_second()
-    current = await state.read(version)
+    now = current_second()
+    second = int(now.timestamp())
+    current = await state.run_blocking(version)
     entry = state.cache.get(key, current, second)
     built = entry is None
     if entry is None:
@@ -146,7 +139,7 @@ async def _build_once(
     future: asyncio.Future[CachedResponse] = asyncio.get_running_loop().create_future()
     state.inflight[flight_key] = future
     try:
-        payload_body, clock_dependent = await state.read(_serialised, build, now)
+        payload_body, clock_dependent = await state.run_blocking(_serialised, build, now)
         entry = state.cache.put(
             key, payload_body, version=version, second=second, clock_dependent=clock_dependent
         )
@@ -176,7 +169,7 @@ def _serialised(build: Callable[[datetime], tuple[Any, bool]], now: datetime) ->
 async def health(request: web.Request) -> web.Response:
     state = request.app[STATE]
     parse_no_parameters_or_400(request)
-    stats = await state.read(state.store.store_stats)
+    stats = await state.run_blocking(state.store.store_stats)
     body = {
         "status": "ok" if stats["ok"] else "unhealthy",
         "version": state.version,
@@ -205,7 +198,7 @@ def parse_no_parameters_or_400(request: web.Request) -> None:
 @routes.get("/api/jobs")
 async def list_jobs(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    _, now = _current_second()
+    now = current_second()
     query = _parsed(parse_job_query, _query_pairs(request), now)
 
     def build(now: datetime) -> tuple[Any, bool]:
@@ -309,7 +302,7 @@ async def get_errors(request: web.Request) -> web.Response:
             "offset": page.offset,
         }
 
-    return json_response(await state.read(read), headers={"Cache-Control": "no-cache"})
+    return json_response(await state.run_blocking(read), headers={"Cache-Control": "no-cache"})
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -358,9 +351,9 @@ async def submit_job(request: web.Request) -> web.Response:
         except StorageFull as full:
             raise err.insufficient_storage(str(full)) from None
 
-    job = await state.read(create)
+    job = await state.run_blocking(create)
     state.wake_worker()
-    _, now = _current_second()
+    now = current_second()
     return json_response(
         job.to_detail_dict(now, has_logs=False),
         status=201,
@@ -396,10 +389,10 @@ async def cancel_job(request: web.Request) -> web.Response:
                 "can be cancelled.",
                 {"job_id": job_id, "status": exc.job.status},
             ) from None
-        _, now = _current_second()
+        now = current_second()
         return job.to_detail_dict(now, joblog.has_log(state.store.logs_dir, job_id))
 
-    return json_response(await state.read(cancel))
+    return json_response(await state.run_blocking(cancel))
 
 
 # -- configuration and description -----------------------------------------------------------

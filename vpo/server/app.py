@@ -336,7 +336,7 @@ async def _retention_loop(state: ServerState, retention_days: int) -> None:
     while True:
         cutoff = utc_now() - timedelta(days=retention_days)
         try:
-            pruned = await state.read(state.store.prune_jobs, cutoff)
+            pruned = await state.run_blocking(state.store.prune_jobs, cutoff)
             if pruned:
                 log.info(
                     "retention: pruned %d jobs older than %d days", len(pruned), retention_days

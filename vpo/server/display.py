@@ -19,22 +19,20 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from vpo.jobs import STATUSES, TERMINAL
-from vpo.jobtext import duration_text
+from vpo.jobs import STATUSES
+from vpo.jobtext import (
+    DASH,
+    WEB_COUNTS,
+    counts_text,
+    duration_text,
+    is_terminal,
+    percent_value,
+    progress_text,
+)
 from vpo.pathtext import not_utf8_note
 from vpo.pathtext import visible as _visible
 
-DASH = "\u2014"
-ELLIPSIS = "\u2026"
 _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})")
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or value is None:
-        return False
-    if isinstance(value, int | float):
-        return math.isfinite(value)
-    return False
 
 
 def _js_string(value: Any) -> str:
@@ -87,32 +85,21 @@ def duration(seconds: int | float | None) -> str:
     return duration_text(seconds) or DASH
 
 
-def percent(value: float | None) -> int | None:
-    """Floored so 99.9 never reads 100% before the job is done; None stays None."""
-    if not _is_number(value):
-        return None
-    return math.floor(min(100.0, max(0.0, float(value))))
-
-
 def progress(job: dict) -> dict:
-    """mode "value" (a bar at value%), "indeterminate" (running, total unknown) or "none"."""
-    p = percent(job.get("progress_percent"))
-    if p is not None:
-        return {"mode": "value", "value": p, "text": f"{p}%"}
-    if job.get("status") == "running":
-        return {"mode": "indeterminate", "value": None, "text": ELLIPSIS}
-    return {"mode": "none", "value": None, "text": DASH}
+    """mode "value" (a bar at value%), "indeterminate" (running, total unknown) or "none";
+    the text by the one rule of `vpo.jobtext` (a dash where there is nothing to show)."""
+    value = percent_value(job.get("progress_percent"))
+    text = progress_text(job, unknown=DASH)
+    if value is not None:
+        return {"mode": "value", "value": value, "text": text}
+    if text != DASH:
+        return {"mode": "indeterminate", "value": None, "text": text}
+    return {"mode": "none", "value": None, "text": text}
 
 
 def files(job: dict) -> str:
-    """ "25 of 100 files"; while the total is unknown, "12 files so far"."""
-    done = job.get("processed_count") or 0
-    total = job.get("total_count")
-    if total is not None:
-        return f"{_js_string(done)} of {_js_string(total)} files"
-    if done == 0 and job.get("status") != "running":
-        return DASH
-    return f"{_js_string(done)} files so far"
+    """ "25 of 100 files"; while the total is unknown, "12 files so far" (`vpo.jobtext`)."""
+    return counts_text(job, WEB_COUNTS)
 
 
 def status_class(status: str | None) -> str:
@@ -147,7 +134,7 @@ def list_cells(job: dict) -> dict:
         "file_path_title": path_title(job),
         "created": timestamp(job.get("created_at")),
         "duration": duration(job.get("duration_seconds")),
-        "cancellable": job.get("status") not in TERMINAL,
+        "cancellable": not is_terminal(job),
     }
 
 

@@ -11,9 +11,7 @@ own files, nothing inline. Jinja's autoescaping writes every value as text, neve
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from aiohttp import web
 from vpo import joblog
 from vpo.config import polling_rules
 from vpo.jobs import STATUSES, Job
-from vpo.server import STATE
+from vpo.server import STATE, current_second
 from vpo.server.display import (
     count_text,
     detail_fields,
@@ -79,12 +77,6 @@ FIRST_ORDER = {"job_type": "asc", "status": "asc", "file_path": "asc"}
 
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("vpo_web_templates", jinja2.Environment)
 STATIC_VERSION: web.AppKey[str] = web.AppKey("vpo_web_static_version", str)
-
-
-def _current_second() -> datetime:
-    """The whole second the page is built for, as the API does, so a running job's duration on
-    the first render equals what the first poll returns within the same second."""
-    return datetime.fromtimestamp(int(time.time()), UTC)
 
 
 def _static_version() -> str:
@@ -164,7 +156,7 @@ async def jobs_page(request: web.Request) -> web.Response:
     state = request.app[STATE]
     params = list(request.query.items())
     view = {k: v for k, v in params}
-    now = _current_second()
+    now = current_second()
     query_error = None
     try:
         query = parse_job_query(params, now)
@@ -175,7 +167,7 @@ async def jobs_page(request: web.Request) -> web.Response:
     jobs: list[Job] = []
     total = 0
     if query_error is None:
-        jobs, total = await state.read(state.store.list_jobs, query)
+        jobs, total = await state.run_blocking(state.store.list_jobs, query)
     filtered = has_filters(query)
     rows = [(item, list_cells(item)) for item in (job.to_list_dict(now) for job in jobs)]
     # What jobs.js polls: the validated view in a fixed order, empty values dropped.
@@ -243,13 +235,13 @@ async def job_detail_page(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     if not is_job_id(job_id):
         return _job_gone(request)
-    job = await state.read(state.store.get_job, job_id)
+    job = await state.run_blocking(state.store.get_job, job_id)
     if job is None:
         return _job_gone(request)
     logs_dir = state.store.logs_dir
-    has_logs = await state.read(joblog.has_log, logs_dir, job_id)
-    tail = await state.read(_read_tail, logs_dir, job_id)
-    detail = job.to_detail_dict(_current_second(), has_logs)
+    has_logs = await state.run_blocking(joblog.has_log, logs_dir, job_id)
+    tail = await state.run_blocking(_read_tail, logs_dir, job_id)
+    detail = job.to_detail_dict(current_second(), has_logs)
     return _render(
         request,
         "job_detail.html",

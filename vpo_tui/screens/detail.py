@@ -8,30 +8,30 @@ ended so its last lines are never missed. After that final fetch the screen stop
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Footer, Log, Static
 
-from vpo.client import ApiError, VpoError
+from vpo.client import ApiError
 from vpo.jobs import RUNNING
-from vpo_tui.jobview import detail_lines, is_terminal, short_id
+from vpo.jobtext import is_terminal
+from vpo_tui.jobview import detail_lines, short_id
+from vpo_tui.keys import KeyBinding
 from vpo_tui.plaintext import safe_text, strip_escapes
 from vpo_tui.poller import Outcome
-from vpo_tui.screens.confirm import ConfirmScreen, cancel_question
-from vpo_tui.screens.help import HelpScreen
-from vpo_tui.screens.polled import PolledScreen
+from vpo_tui.screens.polled import (
+    HELP_BINDING,
+    PAUSE_BINDINGS,
+    QUIT_BINDING,
+    PolledScreen,
+    refresh_binding,
+)
 from vpo_tui.widgets.job_progress import JobProgress
 from vpo_tui.widgets.notice import Notice
-from vpo_tui.widgets.status_line import (
-    StatusLine,
-)
-
-if TYPE_CHECKING:
-    pass
+from vpo_tui.widgets.status_line import StatusLine
 
 GONE_MESSAGE = "This job no longer exists"
 LOG_PAGE_LINES = 1000  # the API's maximum page
@@ -40,18 +40,13 @@ LOG_MAX_PAGES_PER_POLL = 5  # a burst of output is caught up over a few polls, n
 LOG_MAX_PAGES_FINAL = 50
 LOG_KEEP_LINES = 5000
 
-DETAIL_KEYS = [
-    ("Escape", "back to the list (cursor on the same job)"),
+# Keys the log widget handles itself: in the help (before End, which follows), not in BINDINGS.
+LOG_KEYS = [
     ("↑ ↓", "scroll the log a line (scrolling up stops following)"),
     ("PgUp PgDn", "scroll the log a page"),
     ("Home", "the start of the log shown"),
-    ("End  f", "jump to the end of the log and follow it"),
-    ("r", "refresh now (also retries after a refused token)"),
-    ("p", "pause / resume polling"),
-    ("c", "cancel this job, when queued or running (asks first)"),
-    ("?", "this help"),
-    ("q  Ctrl+C", "quit"),
 ]
+FOLLOW_HELP = "jump to the end of the log and follow it"
 
 
 def fields_text(job: dict[str, Any]) -> Text:
@@ -97,19 +92,28 @@ class DetailScreen(PolledScreen):
     }
     """
 
+    # The footer shows them in this order; `end` is hidden there and placed early so its help
+    # row ("End  f") comes right after the log keys.
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("p", "pause", "Pause"),
-        Binding("p", "resume", "Resume"),
-        Binding("c", "cancel_job", "Cancel"),
-        Binding("f", "follow", "Follow"),
-        Binding("end", "follow", "Follow", show=False),
-        Binding("question_mark", "help", "Keys"),
-        Binding("q", "app.quit", "Quit"),
+        KeyBinding("escape", "back", "Back", help="back to the list (cursor on the same job)"),
+        KeyBinding("end", "follow", "Follow", show=False, help=FOLLOW_HELP),
+        refresh_binding(show=True),
+        *PAUSE_BINDINGS,
+        KeyBinding(
+            "c",
+            "cancel_job",
+            "Cancel",
+            help="cancel this job, when queued or running (asks first)",
+        ),
+        KeyBinding("f", "follow", "Follow", help=FOLLOW_HELP),
+        HELP_BINDING,
+        QUIT_BINDING,
     ]
 
     poll_name = "detail-poll"
+    help_title = "Job detail keys"
+    widget_keys = LOG_KEYS
+    widget_keys_before = "follow"
 
     def __init__(self, job_id: str) -> None:
         super().__init__()
@@ -191,8 +195,7 @@ class DetailScreen(PolledScreen):
         """Fetch lines past the held offset; True when new lines arrived."""
         client = self.vpo_app.client
         if not self.log_started:
-            first = (await client.get_logs(self.job_id, lines=1, offset=0)).data
-            assert first is not None
+            first = (await client.get_logs(self.job_id, lines=1, offset=0)).value()
             self.log_offset = max(0, first.total_lines - LOG_TAIL_LINES)
             self.log_started = True
             if self.log_offset:
@@ -201,8 +204,7 @@ class DetailScreen(PolledScreen):
         for _ in range(max_pages):
             page = (
                 await client.get_logs(self.job_id, lines=LOG_PAGE_LINES, offset=self.log_offset)
-            ).data
-            assert page is not None
+            ).value()
             if page.lines:
                 self._write_log([strip_escapes(line) for line in page.lines])
                 self.log_offset = page.offset + len(page.lines)
@@ -277,35 +279,6 @@ class DetailScreen(PolledScreen):
         self._scroll_log_to_end()
         self._show_follow()
 
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Job detail keys", DETAIL_KEYS))
-
     def action_cancel_job(self) -> None:
-        job = self.job
-        if job is None or self.gone:
-            return
-        if is_terminal(job):
-            self.notify(f"Job {short_id(job)} has already finished.", markup=False)
-            return
-        self.app.push_screen(
-            ConfirmScreen(cancel_question(job)),
-            callback=lambda confirmed: self._cancel_confirmed(bool(confirmed)),
-        )
-
-    def _cancel_confirmed(self, confirmed: bool) -> None:
-        if confirmed:
-            self.run_worker(self._cancel(), group="cancel", exit_on_error=False)
-
-    async def _cancel(self) -> None:
-        try:
-            await self.vpo_app.client.cancel_job(self.job_id)
-        except ApiError as exc:
-            self.notify(safe_text(exc.message), severity="warning", markup=False)
-        except VpoError as exc:
-            self.notify(safe_text(exc), severity="error", markup=False)
-        else:
-            self.notify("Cancel requested.", markup=False)
-            # The runner stops within about a second; show it then, not at the next tick.
-            self.follow_cancel()
-        if self.loop is not None:
-            self.loop.poll_now()
+        if self.job is not None and not self.gone:
+            self.ask_to_cancel(self.job_id, self.job)

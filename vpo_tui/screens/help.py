@@ -1,4 +1,4 @@
-"""The `?` screen: every key of the screen it was opened from."""
+"""The `?` screen: every key of the screen it was opened from (rows from `vpo_tui.keys`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from vpo_tui.keys import KeyBinding, help_rows
+
+__all__ = ["HelpScreen", "KeyBinding", "help_rows"]
 
 
 class HelpScreen(ModalScreen[None]):

@@ -3,45 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.events import Key, Resize
 from textual.widgets import DataTable, Footer, Input, Static
 
-from vpo.client import ApiError, VpoError
-from vpo_tui.jobview import COLUMNS, is_terminal, job_cells, short_id, target_width_for
+from vpo.client import JobListParams
+from vpo.jobtext import is_terminal
+from vpo_tui.jobview import COLUMNS, job_cells, short_id, target_width_for
+from vpo_tui.keys import KeyBinding
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poller import CONNECTED, Outcome
-from vpo_tui.screens.polled import PolledScreen
+from vpo_tui.screens.polled import (
+    HELP_BINDING,
+    PAUSE_BINDINGS,
+    QUIT_BINDING,
+    PolledScreen,
+    refresh_binding,
+)
 from vpo_tui.widgets.job_table import JobTable
 from vpo_tui.widgets.notice import Notice
-from vpo_tui.widgets.status_line import (
-    StatusLine,
-)
+from vpo_tui.widgets.status_line import StatusLine
 
-if TYPE_CHECKING:
-    pass
-
-JOBS_KEYS = [
+# Keys the table handles itself: in the help, not in BINDINGS.
+TABLE_KEYS = [
     ("↑ ↓ PgUp PgDn", "move in the list"),
     ("Home  End", "first / last job of the page"),
     ("Enter", "open the job's detail and log"),
-    ("r", "refresh now (also retries after a refused token)"),
-    ("p", "pause / resume polling"),
-    ("c", "cancel the selected job, when queued or running (asks first)"),
-    ("s", "filter by status (cycles)"),
-    ("t", "filter by type (cycles)"),
-    ("/", "search paths (Enter applies, empty clears)"),
-    ("o", "sort by the next column"),
-    ("O", "reverse the sort order"),
-    ("[  ]", "previous / next page"),
-    ("?", "this help"),
-    ("q  Ctrl+C", "quit"),
 ]
 
 
@@ -77,22 +69,40 @@ class JobsScreen(PolledScreen):
     # `check_action` hides the ones that do nothing now (Pause vs Resume, Cancel on a finished
     # job). The help screen lists every key; `r` is there and in the status line when it helps.
     BINDINGS = [
-        Binding("r", "refresh", "Refresh", show=False),
-        Binding("p", "pause", "Pause"),
-        Binding("p", "resume", "Resume"),
-        Binding("c", "cancel_job", "Cancel"),
-        Binding("s", "cycle_status", "Status"),
-        Binding("t", "cycle_type", "Type"),
-        Binding("slash", "search", "Search"),
-        Binding("o", "cycle_sort", "Sort"),
-        Binding("O", "toggle_order", "Order", show=False),
-        Binding("left_square_bracket", "page(-1)", "Previous page", show=False),
-        Binding("right_square_bracket", "page(1)", "Page", key_display="[ ]"),
-        Binding("question_mark", "help", "Keys"),
-        Binding("q", "app.quit", "Quit"),
+        refresh_binding(show=False),
+        *PAUSE_BINDINGS,
+        KeyBinding(
+            "c",
+            "cancel_job",
+            "Cancel",
+            help="cancel the selected job, when queued or running (asks first)",
+        ),
+        KeyBinding("s", "cycle_status", "Status", help="filter by status (cycles)"),
+        KeyBinding("t", "cycle_type", "Type", help="filter by type (cycles)"),
+        KeyBinding("slash", "search", "Search", help="search paths (Enter applies, empty clears)"),
+        KeyBinding("o", "cycle_sort", "Sort", help="sort by the next column"),
+        KeyBinding("O", "toggle_order", "Order", show=False, help="reverse the sort order"),
+        KeyBinding(
+            "left_square_bracket",
+            "page(-1)",
+            "Previous page",
+            show=False,
+            help="previous / next page",
+        ),
+        KeyBinding(
+            "right_square_bracket",
+            "page(1)",
+            "Page",
+            key_display="[ ]",
+            help="previous / next page",
+        ),
+        HELP_BINDING,
+        QUIT_BINDING,
     ]
 
     poll_name = "jobs-poll"
+    help_title = "Jobs screen keys"
+    widget_keys = TABLE_KEYS
 
     def __init__(self) -> None:
         super().__init__()
@@ -148,7 +158,7 @@ class JobsScreen(PolledScreen):
         await app.ensure_polling_config()
         query = self.query_state
         etag = self._etag if self._etag_query == query else None
-        result = await app.client.list_jobs(**query.api_params(), etag=etag)
+        result = await app.client.list_jobs(JobListParams(**query.api_params()), etag=etag)
         if query != self.query_state:
             # The user changed the query while this request was out; its answer is for the old
             # one. The loop was told to poll again right after this request.
@@ -263,11 +273,6 @@ class JobsScreen(PolledScreen):
         total = self.total or 0
         self._change_query(self.query_state.with_page(self.query_state.page + step, total))
 
-    def action_help(self) -> None:
-        from vpo_tui.screens.help import HelpScreen  # lazy: not needed for the first frame
-
-        self.app.push_screen(HelpScreen("Jobs screen keys", JOBS_KEYS))
-
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
         search.value = self.query_state.search
@@ -313,10 +318,11 @@ class JobsScreen(PolledScreen):
 
     def open_detail(self, job_id: str) -> None:
         """Only the visible screen polls: the list pauses while the detail is open."""
-        from vpo_tui.screens.detail import DetailScreen  # lazy: not needed for the first frame
 
         if self.loop is not None:
             self.loop.pause("hidden")
+        from vpo_tui.screens.detail import DetailScreen  # lazy: not needed for the first frame
+
         self.app.push_screen(DetailScreen(job_id), callback=self._detail_closed)
 
     def _detail_closed(self, _result: object) -> None:
@@ -331,35 +337,13 @@ class JobsScreen(PolledScreen):
         if job_id is None or job is None:
             self.notify("No job selected.")
             return
-        if is_terminal(job):
-            self.notify(f"Job {short_id(job)} has already finished.", markup=False)
-            return
-        from vpo_tui.screens.confirm import ConfirmScreen, cancel_question  # lazy, as above
+        self.ask_to_cancel(job_id, job)
 
-        # The dialog captures this job id; a poll that moves the cursor changes nothing.
-        self.app.push_screen(
-            ConfirmScreen(cancel_question(job)),
-            callback=lambda confirmed: self._cancel_confirmed(job_id, bool(confirmed)),
+    def cancel_answered(self, job_id: str, job: dict[str, Any]) -> None:
+        self.notify(
+            f"Cancel requested for {short_id(job)} ({safe_text(job.get('status'))}).",
+            markup=False,
         )
-
-    def _cancel_confirmed(self, job_id: str, confirmed: bool) -> None:
-        if confirmed:
-            self.run_worker(self._cancel(job_id), group="cancel", exit_on_error=False)
-
-    async def _cancel(self, job_id: str) -> None:
-        try:
-            job = await self.vpo_app.client.cancel_job(job_id)
-        except ApiError as exc:
-            self.notify(safe_text(exc.message), severity="warning", markup=False)
-        except VpoError as exc:
-            self.notify(safe_text(exc), severity="error", markup=False)
-        else:
-            self.notify(
-                f"Cancel requested for {short_id(job)} ({safe_text(job.get('status'))}).",
-                markup=False,
-            )
-            if not is_terminal(job):
-                self.cancelling.add(job_id)
-                self.follow_cancel()
-        if self.loop is not None:
-            self.loop.poll_now()
+        if not is_terminal(job):
+            self.cancelling.add(job_id)
+            self.follow_cancel()

@@ -1,17 +1,23 @@
 """What every polled screen shares: its loop's lifecycle, the status line, the refusal notice,
-refresh and pause keys, and following a cancel closely.
+refresh and pause keys, cancelling a job (ask, send, say, follow it closely).
 
 A subclass provides `fetch()` (one poll: request, apply, return the outcome) and may add to
-`stopped_note()`, `state_shown()` and `check_action()`.
+`stopped_note()`, `state_shown()`, `check_action()` and `cancel_answered()`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
+from vpo.client import ApiError, VpoError
+from vpo.jobtext import is_terminal
+from vpo_tui.jobview import short_id
+from vpo_tui.keys import KeyBinding, help_rows
+from vpo_tui.plaintext import safe_text
 from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import Outcome, Poller
 from vpo_tui.widgets.notice import Notice
@@ -32,10 +38,36 @@ CANCEL_FOLLOW_POLLS = 10
 CANCEL_FOLLOW_DELAY_S = 0.5
 
 
+# The keys every polled screen has, declared once; each screen places them in its BINDINGS
+# (the order there is the footer's order).
+def refresh_binding(*, show: bool) -> KeyBinding:
+    return KeyBinding(
+        "r",
+        "refresh",
+        "Refresh",
+        show=show,
+        help="refresh now (also retries after a refused token)",
+    )
+
+
+PAUSE_BINDINGS = (
+    KeyBinding("p", "pause", "Pause", help="pause / resume polling"),
+    KeyBinding("p", "resume", "Resume", help="pause / resume polling"),
+)
+HELP_BINDING = KeyBinding("question_mark", "help", "Keys", help="this help")
+# Ctrl+C is the app's own binding; the help names it beside q.
+QUIT_BINDING = KeyBinding("q", "app.quit", "Quit", help="quit", help_keys="q  Ctrl+C")
+
+
 class PolledScreen(Screen):
     """A screen with one `PollLoop`, started on mount and stopped on unmount."""
 
     poll_name = "poll"
+    help_title = "Keys"
+    # Keys a widget handles itself (not bindings), for the help, placed before the row of the
+    # action `widget_keys_before` (at the top when None).
+    widget_keys: Sequence[tuple[str, str]] = ()
+    widget_keys_before: str | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,6 +150,12 @@ class PolledScreen(Screen):
             return "user" in self.vpo_app.pause_reasons
         return True
 
+    def action_help(self) -> None:
+        rows = help_rows(self.BINDINGS, self.widget_keys, extra_before=self.widget_keys_before)
+        from vpo_tui.screens.help import HelpScreen  # lazy: not needed for the first frame
+
+        self.app.push_screen(HelpScreen(self.help_title, rows))
+
     def action_refresh(self) -> None:
         if self.loop is not None:
             self.vpo_app.refresh_loop(self.loop)
@@ -134,3 +172,43 @@ class PolledScreen(Screen):
         """Poll closely until a cancelled job has ended (the subclass ends it with `hurry(0)`)."""
         if self.loop is not None:
             self.loop.poller.hurry(CANCEL_FOLLOW_POLLS, CANCEL_FOLLOW_DELAY_S)
+
+    # -- cancelling a job --------------------------------------------------------------------
+
+    def ask_to_cancel(self, job_id: str, job: dict[str, Any]) -> None:
+        """Ask, then cancel job `job_id` (shown as `job`). The id is captured now: a poll that
+        moves the cursor or changes the job meanwhile cannot change which job a "yes" cancels."""
+        if is_terminal(job):
+            self.notify(f"Job {short_id(job)} has already finished.", markup=False)
+            return
+        from vpo_tui.screens.confirm import (  # lazy: first opened here
+            ConfirmScreen,
+            cancel_question,
+        )
+
+        self.app.push_screen(
+            ConfirmScreen(cancel_question(job)),
+            callback=lambda confirmed: self._cancel_confirmed(job_id, bool(confirmed)),
+        )
+
+    def _cancel_confirmed(self, job_id: str, confirmed: bool) -> None:
+        if confirmed:
+            self.run_worker(self._cancel(job_id), group="cancel", exit_on_error=False)
+
+    async def _cancel(self, job_id: str) -> None:
+        try:
+            job = await self.vpo_app.client.cancel_job(job_id)
+        except ApiError as exc:
+            self.notify(safe_text(exc.message), severity="warning", markup=False)
+        except VpoError as exc:
+            self.notify(safe_text(exc), severity="error", markup=False)
+        else:
+            self.cancel_answered(job_id, job)
+        if self.loop is not None:
+            self.loop.poll_now()
+
+    def cancel_answered(self, job_id: str, job: dict[str, Any]) -> None:
+        """The daemon took the cancel (`job` is its answer): say so, and follow the job while
+        the runner stops it (within about a second), not at the next tick."""
+        self.notify("Cancel requested.", markup=False)
+        self.follow_cancel()

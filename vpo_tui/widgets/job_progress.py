@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from vpo.jobs import RUNNING
+from vpo.jobtext import percent_value
 from vpo_tui.jobview import counts_label
 
 BAR_WIDTH = 40
@@ -20,15 +21,15 @@ BAR_WIDTH = 40
 
 def progress_bar_text(job: dict[str, Any], width: int = BAR_WIDTH) -> Text:
     """`[████░░░░]  42% overall  25 of 60 files done · probe`, or a hatched bar while unknown."""
-    percent = job.get("progress_percent")
+    percent = percent_value(job.get("progress_percent"))
     text = Text(no_wrap=True, overflow="ellipsis", end="")
-    known = isinstance(percent, int | float) and not isinstance(percent, bool)
-    if known:
-        clamped = min(max(float(percent), 0.0), 100.0)
+    if percent is not None:
+        # The bar follows the exact value; the number is the whole percent every client shows.
+        clamped = min(max(float(job["progress_percent"]), 0.0), 100.0)
         filled = round(width * clamped / 100)
         text.append("█" * filled, style="green")
         text.append("░" * (width - filled), style="dim")
-        text.append(f" {int(clamped):3d}% overall")
+        text.append(f" {percent:3d}% overall")
     elif job.get("status") == RUNNING:
         text.append("▚" * width, style="yellow")
         text.append("   … overall")

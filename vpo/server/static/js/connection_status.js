@@ -8,31 +8,22 @@
  */
 (function (root, factory) {
     'use strict';
-    const api = factory();
+    const dom = root.VPODom || (typeof require === 'function' ? require('./dom.js') : null);
+    const api = factory(dom);
     if (typeof module === 'object' && module.exports) {
         module.exports = api;
     }
     root.VPOConnectionStatus = api;
-})(typeof globalThis !== 'undefined' ? globalThis : this, function () {
+})(typeof globalThis !== 'undefined' ? globalThis : this, function (dom) {
     'use strict';
+
+    const { setText, setAttr } = dom;
 
     const LABELS = {
         connected: 'Connected',
         reconnecting: 'Reconnecting\u2026',
         offline: 'Offline',
     };
-
-    function setText(el, text) {
-        if (el && el.textContent !== text) {
-            el.textContent = text;
-        }
-    }
-
-    function setAttr(el, name, value) {
-        if (el && el.getAttribute(name) !== value) {
-            el.setAttribute(name, value);
-        }
-    }
 
     function seconds(ms) {
         return Math.max(0, Math.ceil(ms / 1000));

@@ -11,26 +11,9 @@
 
     const P = window.VPOPolling;
     const F = window.VPOFormat;
+    const { setText, setHidden } = window.VPODom;
     const LOG_PAGE_LINES = 1000; // the API's maximum per request
     const EARLIER_LINES = 200;
-
-    function setText(el, text) {
-        if (!el || el.textContent === text) {
-            return;
-        }
-        const only = el.firstChild;
-        if (only && only === el.lastChild && only.nodeType === Node.TEXT_NODE) {
-            only.data = text;
-        } else {
-            el.textContent = text;
-        }
-    }
-
-    function setHidden(el, hidden) {
-        if (el && el.hidden !== hidden) {
-            el.hidden = hidden;
-        }
-    }
 
     function start() {
         const article = document.getElementById('job-detail');

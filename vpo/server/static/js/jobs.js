@@ -12,30 +12,7 @@
 
     const P = window.VPOPolling;
     const F = window.VPOFormat;
-
-    function setText(el, text) {
-        if (!el || el.textContent === text) {
-            return;
-        }
-        const only = el.firstChild;
-        if (only && only === el.lastChild && only.nodeType === Node.TEXT_NODE) {
-            only.data = text; // one characterData change instead of a child swap
-        } else {
-            el.textContent = text;
-        }
-    }
-
-    function setAttr(el, name, value) {
-        if (el.getAttribute(name) !== value) {
-            el.setAttribute(name, value);
-        }
-    }
-
-    function setHidden(el, hidden) {
-        if (el.hidden !== hidden) {
-            el.hidden = hidden;
-        }
-    }
+    const { setText, setAttr, setHidden } = window.VPODom;
 
     function setProgress(progress, mode, value) {
         if (mode === 'value') {
