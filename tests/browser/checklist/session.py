@@ -107,7 +107,9 @@ class PageSession:
     # --- time ----------------------------------------------------------------------------
 
     def now(self) -> int:
-        return self.call("() => Date.now()")
+        """Page time. Read from the fake clock itself: Firefox runs WebDriver scripts in a
+        sandbox whose `Date` is its own, not the page's (replaced) one."""
+        return self.call("() => (window.__clock ? window.__clock.now() : Date.now())")
 
     def run_clock(self, ms: int) -> None:
         self.call("(ms) => { window.__clock.runFor(ms); }", ms)
