@@ -23,7 +23,9 @@ ARTIFACTS = Path(os.environ.get("VPO_TEST_ARTIFACTS", Path(__file__).parents[3] 
 
 
 @pytest.fixture(scope="module", params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> Iterator[EnginePage]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EnginePage]:
     name = request.param
     missing = missing_parts(name)
     if missing:
@@ -32,12 +34,14 @@ def engine(request: pytest.FixtureRequest) -> Iterator[EnginePage]:
             "with --engine",
             pytrace=False,
         )
+    log_dir = tmp_path_factory.mktemp(f"{name}-logs")
     if name == "chromium":
         # The package's one Playwright (tests/browser/conftest.py): a second sync Playwright
         # cannot start while it runs.
-        page = open_engine(name, playwright=request.getfixturevalue("playwright_instance"))
+        playwright = request.getfixturevalue("playwright_instance")
+        page = open_engine(name, log_dir, playwright=playwright)
     else:
-        page = open_engine(name)
+        page = open_engine(name, log_dir)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:  # so a CI log says which versions were tested
         reporter.write_line(f"\n[engine] {name} {page.version}, hiding a page: {page.hiding}")

@@ -20,7 +20,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,13 +34,10 @@ VIEWPORT = (1280, 800)
 
 
 def geckodriver_path() -> str | None:
-    """Where scripts/setup installs geckodriver (built once per machine with cargo), or
-    $VPO_GECKODRIVER, or the PATH."""
-    candidates = [
-        os.environ.get("VPO_GECKODRIVER", ""),
-        str(Path.home() / ".cache" / "vpo" / "geckodriver" / "bin" / "geckodriver"),
-        shutil.which("geckodriver") or "",
-    ]
+    """Where scripts/setup installs geckodriver (built once per machine with cargo:
+    $VPO_GECKODRIVER_ROOT, by default ~/.cache/vpo/geckodriver), else the PATH."""
+    root = os.environ.get("VPO_GECKODRIVER_ROOT") or Path.home() / ".cache/vpo/geckodriver"
+    candidates = [str(Path(root) / "bin" / "geckodriver"), shutil.which("geckodriver") or ""]
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
@@ -321,10 +317,9 @@ def stop_xvfb(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def open_engine(engine: str, playwright: Any = None) -> EnginePage:
-    """Start `engine` with a fresh profile; driver logs go to a temporary folder. Chromium is
+def open_engine(engine: str, log_dir: Path, playwright: Any = None) -> EnginePage:
+    """Start `engine` with a fresh profile, its driver's logs in `log_dir`. Chromium is
     launched from the caller's running Playwright."""
-    log_dir = Path(tempfile.mkdtemp(prefix=f"vpo-{engine}-"))
     if engine == "chromium":
         return ChromiumPage(playwright)
     if engine == "firefox":

@@ -26,6 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 PROBE_PATH = "/__checklist__/probe.js"
 PROBE_TAG = f'<script src="{PROBE_PATH}"></script>'.encode()
+# A same-origin script that throws, for the test that shows the probe catches page errors.
+THROWING_PATH = "/__checklist__/throws.js"
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -123,6 +125,10 @@ class PageHarness:
                         [("Content-Type", "text/javascript"), ("Cache-Control", "no-store")],
                         harness.probe_script(),
                     )
+                    return
+                if self.path == THROWING_PATH:
+                    script = b"throw new Error('thrown by a page script');"
+                    self.reply(200, [("Content-Type", "text/javascript")], script)
                     return
                 outcome = harness._planned(self.path)
                 if outcome in FAILURES:

@@ -16,6 +16,7 @@ import sqlite3
 import struct
 from pathlib import Path
 
+from tests.browser.checklist.harness import THROWING_PATH
 from tests.browser.checklist.session import PageSession
 from tests.support.daemon import DaemonProcess
 from vpo.joblog import JobLog
@@ -362,3 +363,37 @@ def test_screenshots_of_the_list_and_the_detail_page(
         width, height = png_size(shot)
         assert width >= 1000 and height >= 600, (name, width, height)
         assert shot.stat().st_size > 10_000, f"{shot} looks blank"
+
+
+# --- the harness itself ----------------------------------------------------------------------
+
+
+def test_the_probe_reports_csp_violations_script_errors_and_dialogs(session: PageSession):
+    """The checks above trust the probe to see misbehaviour: show that it does, in each engine.
+    An inline style attribute and an inline script (both refused by the page's CSP), and a
+    same-origin script that throws (run by the page, not by the driver: Firefox runs driver
+    scripts in a sandbox whose errors the page never sees)."""
+    session.open("/jobs")
+    assert session.problems() == {"errors": [], "csp": [], "dialogs": []}
+    session.call(
+        """(path) => {
+            const box = document.createElement('div');
+            box.setAttribute('style', 'color: red');
+            document.body.append(box);
+            const script = document.createElement('script');
+            script.textContent = 'window.__inlineRan = true';
+            document.body.append(script);
+            const throwing = document.createElement('script');
+            throwing.src = path;
+            document.body.append(throwing);
+        }""",
+        THROWING_PATH,
+    )
+    session.wait(lambda: len(session.problems()["csp"]) >= 2, "no CSP violation was reported")
+    session.wait(lambda: session.problems()["errors"], "no script error was reported")
+    found = session.problems()
+    assert {v["directive"] for v in found["csp"]} >= {"style-src-attr", "script-src-elem"}, found
+    assert "thrown by a page script" in " ".join(found["errors"])
+    assert session.call("() => window.__inlineRan === undefined")
+    # Clean up for the fixture's final check, which would otherwise (rightly) fail the test.
+    session.call("() => { for (const k of ['errors', 'csp']) window.__probe[k].length = 0; }")
