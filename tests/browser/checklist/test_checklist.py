@@ -108,6 +108,36 @@ def test_jobs_list_follows_changes_without_reload_or_losing_the_view(
     assert session.connection_state() == "connected"
 
 
+def test_first_poll_after_the_server_render_rewrites_nothing(session: PageSession, store: JobStore):
+    """format.js must write every value exactly as the server's display.py did, in every
+    engine (regular expressions with Unicode escapes, padStart, number formatting): otherwise
+    the first poll, a full 200 with no ETag yet, would rewrite cells."""
+    for n in range(5):
+        finished_job(store, f"/media/done/{n}")
+    finished_job(store, "/media/failed <b>x</b> & 'y' \u200b", FAILED)
+    cancelled = store.create_job("scan", "/media/cancelled\u202e", status=RUNNING)
+    store.update_progress(cancelled.id, processed=1, total=3, percent=33.3)
+    store.request_cancel(cancelled.id)
+    store.finish_job(cancelled.id, "cancelled")
+    session.open("/jobs", fake_clock=True)
+    session.call(
+        """() => {
+            window.__mutations = 0;
+            window.__observer = new MutationObserver((records) => {
+                window.__mutations += records.length;
+            });
+            window.__observer.observe(document.querySelector('main'),
+                {subtree: true, childList: true, attributes: true, characterData: true});
+        }"""
+    )
+    session.poll_once(2000)
+    changes = "() => window.__mutations + window.__observer.takeRecords().length"
+    assert session.call(changes) == 0
+    assert session.connection_state() == "connected"
+    assert session.cell(cancelled.id, "file_path") == "/media/cancelled\\u202e"
+    assert session.cell(cancelled.id, "progress").strip() == "33%"
+
+
 # --- polling rules (fake clock) --------------------------------------------------------------
 
 
