@@ -4,8 +4,19 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.browser.checklist.engines import ENGINES
 from tests.support.daemon import DaemonProcess
 from tests.support.media import MediaCache, SampleLibrary, build_library
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        help="run the browser tests in this engine only (repeatable; default: all three)",
+    )
+
 
 # --- daemon fixtures (tests/support/daemon.py) ---------------------------------------------
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from tests.browser.checklist.engines import ENGINES
 from tests.support.daemon import DaemonProcess
 from vpo.store import JobStore
 
@@ -28,11 +29,24 @@ CHROMIUM_ARGS = [
 FAST_POLLING = {"polling": {"interval_seconds": 2, "log_interval_seconds": 2}}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test here is a browser test, marked with its engine too (the Playwright tests in
+    this folder run in Chromium, the checklist in each engine); `--engine` keeps only those."""
     here = Path(__file__).parent
+    chosen = set(config.getoption("engine") or ENGINES)
+    kept, dropped = [], []
     for item in items:
-        if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.browser)
+        if here not in Path(item.fspath).parents:
+            kept.append(item)
+            continue
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("engine", "chromium") if callspec else "chromium"
+        item.add_marker(pytest.mark.browser)
+        item.add_marker(getattr(pytest.mark, engine))
+        (kept if engine in chosen else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 # Package scope, not session: Playwright's sync API keeps an asyncio loop running on the main

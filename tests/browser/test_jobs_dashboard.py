@@ -159,8 +159,8 @@ def test_scroll_position_focus_and_open_menu_survive_polls(
         LIVE_TIMEOUT,
     )
     wait_for(page, lambda: len(row_ids(page)) == 42, LIVE_TIMEOUT)
-    # The rows on screen did not move (Chromium's scroll anchoring keeps them in place when a
-    # row is inserted above; the page never scrolls by itself).
+    # The rows on screen did not move: jobs.js keeps the row being read in place when a row
+    # is inserted above it (every engine alike, WebKit has no scroll anchoring of its own).
     assert abs(anchor.bounding_box()["y"] - anchor_top) <= 1
     assert page.evaluate("window.scrollY") >= scroll_before  # anchoring only ever adds the new row
     assert page.evaluate("document.activeElement.closest('tr').dataset.jobId") == focused_id

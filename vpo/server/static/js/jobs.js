@@ -133,6 +133,41 @@
         }
     }
 
+    /**
+     * The row the user is reading: the first one that stays and is not hidden under the sticky
+     * header, with its place on screen. None while the page is at the top (new jobs at the top
+     * of the list should then come into view, as they do in every browser).
+     */
+    function readingAnchor(tbody, wanted) {
+        if (window.scrollY <= 0) {
+            return null;
+        }
+        const header = document.querySelector('.site-header');
+        const covered = header ? header.getBoundingClientRect().bottom : 0;
+        for (const tr of tbody.querySelectorAll('tr[data-job-id]')) {
+            const rect = tr.getBoundingClientRect();
+            if (rect.bottom > covered && wanted.has(tr.dataset.jobId)) {
+                return { tr, top: rect.top };
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Scroll by however far the anchor row moved, so rows inserted or removed above it do not
+     * push what the user reads up or down. WebKit (Safari) has no CSS scroll anchoring and the
+     * stylesheet turns it off elsewhere (overflow-anchor: none), so this is the one mechanism.
+     */
+    function keepAnchorInPlace(anchor) {
+        if (!anchor || !anchor.tr.isConnected) {
+            return;
+        }
+        const moved = anchor.tr.getBoundingClientRect().top - anchor.top;
+        if (Math.abs(moved) >= 0.5) {
+            window.scrollBy(0, moved);
+        }
+    }
+
     /** Bring the table body in line with `jobs` (the server's order) with as few changes as possible. */
     function applyRows(tbody, emptyRow, jobs) {
         const existing = new Map();
@@ -140,6 +175,7 @@
             existing.set(tr.dataset.jobId, tr);
         }
         const wanted = new Set(jobs.map((job) => job.id));
+        const anchor = readingAnchor(tbody, wanted);
         for (const [id, tr] of existing) {
             if (!wanted.has(id)) {
                 tr.remove();
@@ -162,6 +198,7 @@
             }
         }
         setHidden(emptyRow, jobs.length > 0);
+        keepAnchorInPlace(anchor);
     }
 
     function pageHref(offset) {
