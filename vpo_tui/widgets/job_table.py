@@ -85,7 +85,7 @@ class JobTable(DataTable):
             self.refresh(layout=True)
 
     def _remeasure(self) -> None:
-        # The one read of DataTable internals in the app. Textual 8 has no public call for "a
+        # The app's one use of DataTable internals. Textual 8 has no public call for "a
         # column's fixed width changed": without this flag the scrollable width stays at the old
         # width until a row is added. tests/tui/test_job_table.py
         # (test_target_width_change_resizes_the_scrollable_width) fails if Textual drops it.
