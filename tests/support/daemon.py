@@ -96,8 +96,11 @@ class DaemonProcess:
         config: Mapping[str, Mapping[str, Any]] | None = None,
         data_dir: Path | None = None,
         port: int | None = None,
+        executable: Path | None = None,
     ) -> None:
         self.tmp_path = Path(tmp_path)
+        # Another installation's `vpo` (the wheel smoke test runs the one it installed).
+        self.executable = Path(executable) if executable else VPO_EXECUTABLE
         self.data_dir = Path(data_dir) if data_dir else self.tmp_path / "vpo-data"
         self.token = token
         self.extra_args = list(extra_args)
@@ -124,7 +127,7 @@ class DaemonProcess:
     @property
     def command(self) -> list[str]:
         return [
-            str(VPO_EXECUTABLE),
+            str(self.executable),
             "serve",
             "--bind",
             "127.0.0.1",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
-from rich.console import Console
+from rich.console import Console, RenderableType
 from textual.app import App
 from textual.pilot import Pilot
 
@@ -131,10 +131,20 @@ def screen_text(app: App) -> str:
         legacy_windows=False,
         safe_box=False,
     )
-    # Textual has no public plain-text export; this is what export_screenshot renders.
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    console.print(update)
+    console.print(screen_render(app))
     return console.export_text()
+
+
+def screen_render(app: App) -> RenderableType:
+    """What Textual draws for the whole screen: the current screen over the ones it covers.
+
+    The one read of Textual internals in the tests, kept here so that a Textual release which
+    changes them breaks in one place. Why private: Textual 8's only public export of the screen
+    is `App.export_screenshot()`, an SVG; the tests need the plain text a user reads, and this is
+    the very render that export_screenshot prints before it turns it into SVG.
+    tests/tui/test_harness.py checks that the two still agree.
+    """
+    return app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
 
 
 def submit_scan(url: str, path: str) -> dict:

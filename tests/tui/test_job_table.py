@@ -108,3 +108,15 @@ async def test_cursor_job_removed_keeps_the_row_position():
         await pilot.pause()
         assert table.cursor_row == 4
         assert table.cursor_job_id == KEYS[5]
+
+
+async def test_target_width_change_resizes_the_scrollable_width():
+    # A wider terminal widens the target column; the table must be able to scroll to its end.
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS[:3]))
+        await pilot.pause()
+        before = table.virtual_size.width
+        table.set_target_width(table.columns["target"].width + 40)
+        await pilot.pause()
+        assert table.virtual_size.width == before + 40

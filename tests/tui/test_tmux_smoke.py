@@ -41,13 +41,13 @@ code = child.wait()
 class TmuxPane:
     """One detached tmux server (own socket) running vpo-tui in an 80x24 pane."""
 
-    def __init__(self, record_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, record_dir: Path, env: dict[str, str], tui: Path = VPO_TUI) -> None:
         self.socket = f"vpo-tui-test-{uuid.uuid4().hex[:8]}"
         self.env = env
         self.record = record_dir
         self.record.mkdir(parents=True, exist_ok=True)
         command = shlex.join(
-            [sys.executable, "-c", RECORDER, str(record_dir), str(VPO_TUI), "--interval", "2"]
+            [sys.executable, "-c", RECORDER, str(record_dir), str(tui), "--interval", "2"]
         )
         self.tmux("new-session", "-d", "-x", "80", "-y", "24", "-s", "t", command)
         self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
