@@ -48,9 +48,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx
 
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, queue_empty_scans
 
 BIN = Path(sys.executable).parent
 ESCAPES = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
@@ -141,22 +140,14 @@ def main() -> None:
     args = parser.parse_args()
     trees = [tree.resolve() for tree in (args.tree or [Path(__file__).resolve().parents[1]])]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        daemon = DaemonProcess(Path(tmp))
-        with daemon:
-            empty = Path(tmp) / "empty"
-            empty.mkdir()
-            with httpx.Client(base_url=daemon.url) as http:
-                jobs = [
-                    http.post("/api/jobs", json={"job_type": "scan", "path": str(empty)}).json()
-                    for _ in range(3)
-                ]
-            # The newest job sorts first, so it is on the first frame with rows.
-            marker = jobs[-1]["id"][:8].encode()
-            rounds = (["from source"] if args.from_source else []) + ["compiled"]
-            results = {
-                name: measure_round(name, trees, daemon.url, marker, args.runs) for name in rounds
-            }
+    with tempfile.TemporaryDirectory() as tmp, DaemonProcess(Path(tmp)) as daemon:
+        jobs = queue_empty_scans(daemon.url, Path(tmp) / "empty", 3)
+        # The newest job sorts first, so it is on the first frame with rows.
+        marker = jobs[-1]["id"][:8].encode()
+        rounds = (["from source"] if args.from_source else []) + ["compiled"]
+        results = {
+            name: measure_round(name, trees, daemon.url, marker, args.runs) for name in rounds
+        }
 
     print(f"median of {args.runs} runs, ms (min-max); {os.cpu_count()} CPUs")
     for name, measured in results.items():

@@ -30,10 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-import httpx
 from textual.app import App, ComposeResult
 
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, queue_empty_scans
 from vpo_tui.jobview import job_cells
 from vpo_tui.widgets.job_table import JobTable
 
@@ -161,15 +160,9 @@ def main() -> None:
     print(f"  row diff + update_cell : {patch_ms:8.2f} ms")
     print(f"  clear and refill       : {refill_ms:8.2f} ms  ({refill_ms / patch_ms:.1f}x)")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        daemon = DaemonProcess(Path(tmp))
-        with daemon:
-            empty = Path(tmp) / "empty"
-            empty.mkdir()
-            with httpx.Client(base_url=daemon.url) as http:
-                for _ in range(3):
-                    http.post("/api/jobs", json={"job_type": "scan", "path": str(empty)})
-            figures = measure_idle(daemon.url, args.idle_seconds)
+    with tempfile.TemporaryDirectory() as tmp, DaemonProcess(Path(tmp)) as daemon:
+        queue_empty_scans(daemon.url, Path(tmp) / "empty", 3)
+        figures = measure_idle(daemon.url, args.idle_seconds)
     scale = 60.0 / args.idle_seconds
     print(
         f"real vpo-tui in an 80x24 pty, interval 5 s, nothing changing ({args.idle_seconds:g} s):"

@@ -38,11 +38,8 @@ DETAIL_FIELDS = LIST_FIELDS | {"summary", "summary_raw", "has_logs"}
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     """One daemon for the read-mostly tests of this module (each test uses its own paths)."""
-    proc = DaemonProcess(tmp_path_factory.mktemp("api"))
-    proc.start()
-    yield proc
-    proc.stop()
-    proc.kill()
+    with DaemonProcess(tmp_path_factory.mktemp("api")) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,8 @@ TOKEN = "http-errors-token-0123456789"
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
-    proc = DaemonProcess(tmp_path_factory.mktemp("http-errors"))
-    proc.start()
-    yield proc
-    proc.stop()
-    proc.kill()
+    with DaemonProcess(tmp_path_factory.mktemp("http-errors")) as proc:
+        yield proc
 
 
 def assert_envelope(response: RawResponse, status: int, code: str) -> dict:

@@ -265,3 +265,13 @@ class DaemonProcess:
 
     def __repr__(self) -> str:
         return f"DaemonProcess(url={self.url!r}, data_dir={str(self.data_dir)!r})"
+
+
+def queue_empty_scans(url: str, folder: Path, count: int) -> list[dict[str, Any]]:
+    """Queue `count` scans of an empty `folder` (created here): jobs that exist and end at once."""
+    folder.mkdir(exist_ok=True)
+    with httpx.Client(base_url=url) as http:
+        return [
+            http.post("/api/jobs", json={"job_type": "scan", "path": str(folder)}).json()
+            for _ in range(count)
+        ]

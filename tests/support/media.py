@@ -140,3 +140,16 @@ def build_many(
         library.videos[relative] = root / relative
         library.kinds[relative] = kind_name
     return library
+
+
+def fresh_scan_summary(files: int) -> dict:
+    """The summary_raw of a first scan of `files` good videos: all new, nothing else."""
+    return {
+        "found": files,
+        "scanned": files,
+        "skipped": 0,
+        "added": files,
+        "removed": 0,
+        "errors": 0,
+        "probe_skipped": False,
+    }

@@ -58,13 +58,19 @@ async def test_insert_above_keeps_cursor_on_its_job_and_the_scroll_offset():
         assert table.rebuild_count == 0
 
 
+async def table_with_cursor_at_row_120(pilot) -> JobTable:
+    """All KEYS in the table, the cursor moved far down (the view scrolled with it)."""
+    table = pilot.app.query_one(JobTable)
+    table.apply_rows(rows(KEYS))
+    await pilot.pause()
+    table.move_cursor(row=120)
+    await pilot.pause()
+    return table
+
+
 async def test_large_removal_rebuilds_once_and_keeps_cursor_and_scroll():
     async with TableApp().run_test(size=(100, 20)) as pilot:
-        table = pilot.app.query_one(JobTable)
-        table.apply_rows(rows(KEYS))
-        await pilot.pause()
-        table.move_cursor(row=120)
-        await pilot.pause()
+        table = await table_with_cursor_at_row_120(pilot)
         table.move_cursor(row=110)  # inside the view
         await pilot.pause()
         job = table.cursor_job_id
@@ -84,11 +90,7 @@ async def test_large_removal_rebuilds_once_and_keeps_cursor_and_scroll():
 
 async def test_cursor_leaving_the_view_is_followed():
     async with TableApp().run_test(size=(100, 20)) as pilot:
-        table = pilot.app.query_one(JobTable)
-        table.apply_rows(rows(KEYS))
-        await pilot.pause()
-        table.move_cursor(row=120)
-        await pilot.pause()
+        table = await table_with_cursor_at_row_120(pilot)
         job = table.cursor_job_id
         table.apply_rows(rows(KEYS[100:]))  # the job moves up by 100 rows
         await pilot.pause()

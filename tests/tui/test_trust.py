@@ -11,16 +11,7 @@ import httpx
 
 from tests.support.media import build_library, build_many
 from tests.support.probe_hold import HeldProbe
-from tests.tui.harness import (
-    detail_screen,
-    get_job,
-    jobs_screen,
-    poll_once,
-    screen_text,
-    submit_scan,
-    wait_daemon,
-    wait_for,
-)
+from tests.tui import harness
 from vpo_tui.screens.confirm import ConfirmScreen
 from vpo_tui.screens.detail import DetailScreen
 from vpo_tui.screens.jobs import JobsScreen
@@ -29,39 +20,41 @@ from vpo_tui.screens.polled import CANCEL_FOLLOW_DELAY_S
 
 def footer_text(app) -> str:
     """The footer row (the one offering the help key), or "" before it is drawn."""
-    rows = [row for row in screen_text(app).splitlines() if "? Keys" in row]
+    rows = [row for row in harness.screen_text(app).splitlines() if "? Keys" in row]
     return rows[-1] if rows else ""
 
 
 async def test_a_loop_that_died_reads_stale_not_connected(daemon, make_app, scheduler, clock):
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await jobs_screen(pilot, app)
-        await wait_for(pilot, lambda: "● connected" in screen_text(app))
+        screen = await harness.jobs_screen(pilot, app)
+        await harness.wait_for(pilot, lambda: "● connected" in harness.screen_text(app))
         # Kill the loop behind its back (what the zero-delay timer used to do): no request, no
         # timer. Time passes beyond one interval plus one request timeout.
         screen.loop._cancel_timer()
         poller = screen.loop.poller
         clock.advance(poller.stale_after_s + 1)
-        await wait_for(
+        await harness.wait_for(
             pilot,
-            lambda: "✗ stale since" in screen_text(app),
+            lambda: "✗ stale since" in harness.screen_text(app),
             timeout=5,
             message="a loop with no success for too long still claims 'connected'",
         )
-        assert "● connected" not in screen_text(app)
+        assert "● connected" not in harness.screen_text(app)
         screen.loop.poll_now(force=True)  # one success and the claim is true again
-        await wait_for(pilot, lambda: "● connected" in screen_text(app))
+        await harness.wait_for(pilot, lambda: "● connected" in harness.screen_text(app))
 
 
 async def test_a_paused_loop_reads_idle_after_a_while(daemon, make_app, scheduler, clock):
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await jobs_screen(pilot, app)
+        screen = await harness.jobs_screen(pilot, app)
         await pilot.press("p")
         clock.advance(screen.loop.poller.stale_after_s + 1)
-        await wait_for(pilot, lambda: "○ idle, last answer" in screen_text(app), timeout=5)
-        assert "stale" not in screen_text(app)  # paused on purpose: not a fault
+        await harness.wait_for(
+            pilot, lambda: "○ idle, last answer" in harness.screen_text(app), timeout=5
+        )
+        assert "stale" not in harness.screen_text(app)  # paused on purpose: not a fault
 
 
 async def test_offline_filter_change_says_it_waits_for_the_daemon(
@@ -69,44 +62,46 @@ async def test_offline_filter_change_says_it_waits_for_the_daemon(
 ):
     library = tmp_path / "lib"
     library.mkdir()
-    job = submit_scan(daemon.url, str(library))
-    wait_daemon(lambda: get_job(daemon.url, job["id"])["status"] == "completed")
+    job = harness.submit_scan(daemon.url, str(library))
+    harness.wait_daemon(lambda: harness.get_job(daemon.url, job["id"])["status"] == "completed")
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await jobs_screen(pilot, app)
-        await wait_for(pilot, lambda: job["id"] in screen.table.job_ids)
+        screen = await harness.jobs_screen(pilot, app)
+        await harness.wait_for(pilot, lambda: job["id"] in screen.table.job_ids)
         daemon.stop()
         for _ in range(3):
-            await poll_once(pilot, screen.loop, scheduler)
+            await harness.poll_once(pilot, screen.loop, scheduler)
         assert screen.loop.poller.state == "offline"
         await pilot.press("s")  # status: queued, which the shown rows do not answer
-        await wait_for(pilot, lambda: "filter applies when connected" in screen_text(app))
+        await harness.wait_for(
+            pilot, lambda: "filter applies when connected" in harness.screen_text(app)
+        )
         assert job["id"] in screen.table.job_ids  # the old rows stay, and the screen says why
 
 
 async def test_home_and_end_move_the_row_cursor(daemon, make_app, tmp_path):
     library = tmp_path / "lib"
     library.mkdir()
-    jobs = [submit_scan(daemon.url, str(library)) for _ in range(4)]
+    jobs = [harness.submit_scan(daemon.url, str(library)) for _ in range(4)]
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await jobs_screen(pilot, app)
-        await wait_for(pilot, lambda: len(screen.table.job_ids) == len(jobs))
+        screen = await harness.jobs_screen(pilot, app)
+        await harness.wait_for(pilot, lambda: len(screen.table.job_ids) == len(jobs))
         assert screen.table.cursor_row == 0
         await pilot.press("end")
-        await wait_for(pilot, lambda: screen.table.cursor_row == len(jobs) - 1)
+        await harness.wait_for(pilot, lambda: screen.table.cursor_row == len(jobs) - 1)
         await pilot.press("home")
-        await wait_for(pilot, lambda: screen.table.cursor_row == 0)
+        await harness.wait_for(pilot, lambda: screen.table.cursor_row == 0)
 
 
 async def test_slash_then_enter_typed_at_once_never_opens_a_job(daemon, make_app, tmp_path):
     library = tmp_path / "lib"
     library.mkdir()
-    submit_scan(daemon.url, str(library))
+    harness.submit_scan(daemon.url, str(library))
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await jobs_screen(pilot, app)
-        await wait_for(pilot, lambda: screen.table.job_ids)
+        screen = await harness.jobs_screen(pilot, app)
+        await harness.wait_for(pilot, lambda: screen.table.job_ids)
         # Both keys queued before the app handles the first: as when typed quickly over SSH.
         app.simulate_key("slash")
         app.simulate_key("enter")
@@ -118,74 +113,82 @@ async def test_slash_then_enter_typed_at_once_never_opens_a_job(daemon, make_app
 async def test_footer_shows_the_keys_that_work_now(daemon, make_app, media_cache, tmp_path):
     done_library = tmp_path / "done"
     done_library.mkdir()
-    done = submit_scan(daemon.url, str(done_library))
-    wait_daemon(lambda: get_job(daemon.url, done["id"])["status"] == "completed")
+    done = harness.submit_scan(daemon.url, str(done_library))
+    harness.wait_daemon(lambda: harness.get_job(daemon.url, done["id"])["status"] == "completed")
     many = build_many(tmp_path / "many", media_cache, 30)
     app = make_app(daemon.url)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await jobs_screen(pilot, app)
-        footer = await wait_for(pilot, lambda: footer_text(app))
+        screen = await harness.jobs_screen(pilot, app)
+        footer = await harness.wait_for(pilot, lambda: footer_text(app))
         for key in ("⏎ Open", "p Pause", "s Status", "t Type", "o Sort", "[ ] Page", "? Keys"):
             assert key in footer, footer
         assert "Cancel" not in footer  # the only job has finished
         await pilot.press("p")
-        await wait_for(pilot, lambda: "p Resume" in footer_text(app))
+        await harness.wait_for(pilot, lambda: "p Resume" in footer_text(app))
         await pilot.press("p")
-        await wait_for(pilot, lambda: "p Pause" in footer_text(app))
+        await harness.wait_for(pilot, lambda: "p Pause" in footer_text(app))
 
-        busy = submit_scan(daemon.url, str(many.root))
+        busy = harness.submit_scan(daemon.url, str(many.root))
         with HeldProbe(daemon.pid):
             screen.loop.poll_now(force=True)
-            await wait_for(pilot, lambda: busy["id"] in screen.table.job_ids)
+            await harness.wait_for(pilot, lambda: busy["id"] in screen.table.job_ids)
             await pilot.press("home")  # the cursor stays on its job across polls: move it
-            await wait_for(pilot, lambda: screen.table.cursor_job_id == busy["id"])
-            await wait_for(pilot, lambda: "c Cancel" in footer_text(app))
+            await harness.wait_for(pilot, lambda: screen.table.cursor_job_id == busy["id"])
+            await harness.wait_for(pilot, lambda: "c Cancel" in footer_text(app))
             assert footer_text(app).rstrip().endswith("q Quit")  # still fits 80 columns
             with httpx.Client(base_url=daemon.url) as http:
                 assert http.post(f"/api/jobs/{busy['id']}/cancel", json={}).is_success
-        wait_daemon(lambda: get_job(daemon.url, busy["id"])["status"] == "cancelled")
+        harness.wait_daemon(
+            lambda: harness.get_job(daemon.url, busy["id"])["status"] == "cancelled"
+        )
 
 
 async def test_detail_follows_a_cancel_closely(daemon, make_app, media_cache, tmp_path, scheduler):
     many = build_many(tmp_path / "many", media_cache, 30)
-    busy = submit_scan(daemon.url, str(many.root))
+    busy = harness.submit_scan(daemon.url, str(many.root))
     app = make_app(daemon.url)
     with HeldProbe(daemon.pid):
         async with app.run_test(size=(100, 30)) as pilot:
-            screen = await jobs_screen(pilot, app)
+            screen = await harness.jobs_screen(pilot, app)
             screen.open_detail(busy["id"])
-            detail = await detail_screen(pilot, app)
+            detail = await harness.detail_screen(pilot, app)
             assert detail.job["status"] == "running"
             first_timer = len(scheduler.timers)
             await pilot.press("c")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await harness.wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
-            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+            await harness.wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
             # Every poll while the job still runs is followed closely, not at the next tick.
             for _ in range(10):
-                await wait_for(pilot, lambda: not detail.loop.poller.in_flight)
+                await harness.wait_for(pilot, lambda: not detail.loop.poller.in_flight)
                 if detail.loop.poller.stopped:
                     break
                 armed = scheduler.armed
                 assert len(armed) == 1
                 assert armed[0].delay <= CANCEL_FOLLOW_DELAY_S, scheduler.delays[first_timer:]
-                await poll_once(pilot, detail.loop, scheduler)
+                await harness.poll_once(pilot, detail.loop, scheduler)
             assert detail.job["status"] == "cancelled"
-            await wait_for(
-                pilot, lambda: "Job " in screen_text(app) and "cancelled" in screen_text(app)
+            await harness.wait_for(
+                pilot,
+                lambda: (
+                    "Job " in harness.screen_text(app) and "cancelled" in harness.screen_text(app)
+                ),
             )
 
 
 async def test_progress_never_reads_as_a_contradiction(daemon, make_app, media_cache, tmp_path):
     library = build_library(tmp_path / "library", media_cache)
-    job = submit_scan(daemon.url, str(library.root))
-    wait_daemon(lambda: get_job(daemon.url, job["id"])["status"] == "completed")
+    job = harness.submit_scan(daemon.url, str(library.root))
+    harness.wait_daemon(lambda: harness.get_job(daemon.url, job["id"])["status"] == "completed")
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await jobs_screen(pilot, app)
+        screen = await harness.jobs_screen(pilot, app)
         screen.open_detail(job["id"])
-        await detail_screen(pilot, app)
-        text = await wait_for(
-            pilot, lambda: (t := screen_text(app)) and "% overall" in t and "files done" in t and t
+        await harness.detail_screen(pilot, app)
+        text = await harness.wait_for(
+            pilot,
+            lambda: (
+                (t := harness.screen_text(app)) and "% overall" in t and "files done" in t and t
+            ),
         )
         assert "100% overall" in text

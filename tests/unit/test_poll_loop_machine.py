@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -30,25 +29,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tests.tui.harness import ManualTimer
 from vpo.client import ApiError, DaemonUnreachable
 from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import Outcome, Poller
 
 
-@dataclass
-class FakeTimer:
-    delay: float
-    callback: Callable[[], None]
-    stopped: bool = False
-    fired: bool = False
-
+class FakeTimer(ManualTimer):
     @property
     def live(self) -> bool:
         """Armed and able to fire: Textual never fires a zero-interval timer."""
         return not self.stopped and not self.fired and self.delay > 0
-
-    def stop(self) -> None:
-        self.stopped = True
 
 
 class FakeOwner:

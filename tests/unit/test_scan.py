@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.daemon import wait_until
-from tests.support.media import build_library, build_many, write_corrupt_video
+from tests.support.media import build_library, build_many, fresh_scan_summary, write_corrupt_video
 from vpo.joblog import JobLog, read_log
 from vpo.jobs import RUNNING, SCAN
 from vpo.scan import (
@@ -271,15 +271,7 @@ def harness(store) -> ScanHarness:
 
 def test_first_scan_records_files_with_their_probed_streams(harness, store, sample_library):
     job_id, summary = harness.run([sample_library.root])
-    assert summary == {
-        "found": 5,
-        "scanned": 5,
-        "skipped": 0,
-        "added": 5,
-        "removed": 0,
-        "errors": 0,
-        "probe_skipped": False,
-    }
+    assert summary == fresh_scan_summary(5)
     two_tracks = store.get_file(str(sample_library.path("tv/Show/S01E02.mkv")))
     assert two_tracks.scan_status == "ok"
     assert two_tracks.last_job_id == job_id
