@@ -2,8 +2,8 @@
  * A paused fake clock for the page, served by the harness before the page's own scripts when a
  * test asks for it (tests/browser/checklist/harness.py).
  *
- * The §7 rules are about minutes of page time (a 120 s backoff cap, ten hidden minutes), which a
- * test cannot sleep through, and Playwright's page.clock exists only in Chromium here. So
+ * The polling rules (docs/design.md §7) are about minutes of page time (a 120 s backoff cap,
+ * ten hidden minutes), which a test cannot sleep through, and Playwright's page.clock exists only in Chromium here. So
  * setTimeout/setInterval and Date are replaced; page time stands still until the test calls
  * window.__clock.runFor(ms), which fires the due timers in order. fetch, promises and the
  * network stay real.

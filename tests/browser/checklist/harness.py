@@ -41,7 +41,8 @@ HOP_BY_HOP = {
     "accept-encoding",
 }
 # Injected failures, as the daemon (or a proxy in front of it) would send them. Both count as a
-# failed poll under the §7 rules; a refused connection is covered by stopping the real daemon.
+# failed poll under the polling rules (docs/design.md §7); a refused connection is covered by
+# stopping the real daemon.
 FAILURES = {
     "unavailable": (503, {"error": "Injected by the test harness", "code": "UNAVAILABLE"}),
     "too_many": (429, {"error": "Injected by the test harness", "code": "RATE_LIMITED"}),

@@ -1,4 +1,4 @@
-"""The seed's manual checklist for the web dashboard, automated, in three engines: Chromium,
+"""The dashboard's manual checklist for the web dashboard, automated, in three engines: Chromium,
 Firefox and WebKit (Safari's engine). Written once against the adapter in engines.py; the
 `engine` fixture runs each test in every engine (`--engine` picks some).
 
@@ -216,7 +216,8 @@ def test_backoff_resets_on_success_and_503_429_count_as_failures(
 
 def check_backoff_steps(session: PageSession, steps: list[dict]) -> None:
     """After each outcome, the indicator's state, and the next poll exactly `delay_ms` after
-    the end of the previous one (§7: one poll at a time). The last step's poll is not run."""
+    the end of the previous one (docs/design.md §7: one poll at a time). The last step's poll is
+    not run."""
     for number, step in enumerate(steps, start=1):
         where = f"{session.engine.engine}, after step {number} ({step['outcome']})"
         assert session.connection_state() == step["state"], where
