@@ -100,6 +100,11 @@ class PageSession:
         """No poll in flight (the refresh indicator is off)."""
         return self.attr("#refresh-indicator", "data-busy") == "false"
 
+    def no_fetch_out(self) -> bool:
+        """Every fetch the page started has ended (the status and the log poller alike), so the
+        next move of the fake clock finds each poller's next timer armed."""
+        return all(fetch.get("end") is not None for fetch in self.fetches())
+
     def fetches(self, needle: str = "/api/") -> list[dict]:
         """The page's fetch() calls whose URL contains `needle`: {url, t, end} in page time."""
         return self.call("(n) => window.__probe.fetches.filter((f) => f.url.includes(n))", needle)

@@ -245,11 +245,13 @@ def test_detail_page_progress_log_tail_final_lines_and_the_stop(
     assert [line.split(" ", 1)[1].strip() for line in lines()] == ["INFO  first line"]
     assert session.field("status") == "running"
     assert session.attr("#job-progress", "value") is None  # total unknown: indeterminate
-    session.wait(session.idle)  # both pollers fetch once at start
+    session.wait(session.no_fetch_out)  # both pollers fetch once at start
 
     store.update_progress(job.id, phase="probe", processed=25, total=100, percent=25.0)
     for n in range(2, 5):
         log.info(f"line {n}")
+        # A poll still out when the clock moves would arm its next timer after the move.
+        session.wait(session.no_fetch_out)
         session.run_clock(2000)
         session.wait(lambda n=n: len(lines()) == n, f"line {n} missing")
     session.wait(lambda: session.field("files") == "25 of 100 files")
@@ -261,6 +263,7 @@ def test_detail_page_progress_log_tail_final_lines_and_the_stop(
     log.info("last words")
     log.close()
     store.finish_job(job.id, COMPLETED, summary_raw={"found": 4, "scanned": 4})
+    session.wait(session.no_fetch_out)
     session.run_clock(2000)
     session.wait(lambda: session.field("status") == "completed")
     session.wait(lambda: lines()[-1].endswith("last words"), "the final lines never came")
