@@ -101,24 +101,30 @@ def _first_line(text: str) -> str:
     return printable[:120] or "malformed request"
 
 
+# What each parser error means, in a few words that never quote the client's bytes. Checked in
+# order: the first matching class wins (subclasses come before their bases).
+_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (InvalidURLError, "invalid character in the URL; percent-encode spaces and non-ASCII bytes"),
+    (
+        BadStatusLine,
+        "malformed request line: send METHOD /path HTTP/1.1, spaces in the URL as %20",
+    ),
+    (InvalidHeader, "invalid header"),
+    (ContentEncodingError, "the body does not decode as its Content-Encoding says"),
+    (TransferEncodingError, "malformed chunked body"),
+    (ContentLengthError, "the body ended before Content-Length bytes"),
+)
+
+
 def _reason(exc: BaseException) -> str:
     """What is wrong with the request, in a few words that never quote the client's bytes."""
     if isinstance(exc, BadHttpMethod):
         if "HTTPS" in exc.message:
             return "TLS (https) sent to a plain HTTP port"
         return "unknown HTTP method"
-    if isinstance(exc, InvalidURLError):
-        return "invalid character in the URL; percent-encode spaces and non-ASCII bytes"
-    if isinstance(exc, BadStatusLine):
-        return "malformed request line: send METHOD /path HTTP/1.1, spaces in the URL as %20"
-    if isinstance(exc, InvalidHeader):
-        return "invalid header"
-    if isinstance(exc, ContentEncodingError):
-        return "the body does not decode as its Content-Encoding says"
-    if isinstance(exc, TransferEncodingError):
-        return "malformed chunked body"
-    if isinstance(exc, ContentLengthError):
-        return "the body ended before Content-Length bytes"
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
     if isinstance(exc, HttpProcessingError):
         return _first_line(exc.message)
     return "malformed request"
