@@ -34,6 +34,8 @@ NOT_FOR_THE_FIRST_FRAME = [
     "pygments",
     "rich.progress",
     "rich.syntax",
+    # httpcore imports trio when it is installed (the dev tools install it): vpo_tui/__init__.py
+    "trio",
 ]
 
 
@@ -60,3 +62,18 @@ def test_the_app_module_leaves_the_other_screens_unimported():
         if any(m == name or m.startswith(name + ".") for name in NOT_FOR_THE_FIRST_FRAME)
     ]
     assert loaded == []
+
+
+def test_trio_stays_importable_after_the_client_skipped_it():
+    """vpo_tui keeps httpcore from importing trio, but only for that one import: a test run or
+    tool that uses trio in the same process (selenium does) still gets it."""
+    script = (
+        "import vpo_tui.app, httpcore._synchronization as sync\n"
+        "import trio\n"
+        "print(sync.trio is None, trio.__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "trio"]
