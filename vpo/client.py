@@ -232,6 +232,33 @@ def polling_config_call() -> Call[dict[str, Any]]:
     return Call("GET", "/api/config/polling", parse_object)
 
 
+def retry_job_call(job_id: str) -> Call[dict[str, Any]]:
+    """`POST /api/jobs/{id}/retry`: the new job's detail (its `retry_of` is `job_id`)."""
+    return Call("POST", job_path(job_id, "/retry"), parse_object, json_body={})
+
+
+def stats_call(*, etag: str | None = None) -> Call[dict[str, Any]]:
+    """`GET /api/stats`: `{queued, running, last_24h: {completed, failed, cancelled}}`."""
+    return Call("GET", "/api/stats", parse_object, etag=etag)
+
+
+def roots_call() -> Call[dict[str, Any]]:
+    """`GET /api/roots`: `{restricted, roots: [{path, path_is_utf8, available}]}`."""
+    return Call("GET", "/api/roots", parse_object)
+
+
+def browse_call(path: str, *, limit: int | None = None, offset: int = 0) -> Call[dict[str, Any]]:
+    """`GET /api/browse`: a page of the sub-directories of `path` (as Python holds it: a name
+    that is not UTF-8 is sent in the escaped form with `path_is_utf8=false`)."""
+    params = query_params(
+        path=escaped_path(path),
+        path_is_utf8=None if is_utf8(path) else False,
+        limit=limit,
+        offset=offset or None,
+    )
+    return Call("GET", "/api/browse", parse_object, params=params)
+
+
 # ---------------------------------------------------------------------------------------------
 # Interpreting answers
 
@@ -492,6 +519,18 @@ class VpoClient(_ClientBase):
     def polling_config(self) -> dict[str, Any]:
         return self.execute(polling_config_call()).value()
 
+    def retry_job(self, job_id: str) -> dict[str, Any]:
+        return self.execute(retry_job_call(job_id)).value()
+
+    def stats(self, *, etag: str | None = None) -> Result[dict[str, Any]]:
+        return self.execute(stats_call(etag=etag))
+
+    def roots(self) -> dict[str, Any]:
+        return self.execute(roots_call()).value()
+
+    def browse(self, path: str, *, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+        return self.execute(browse_call(path, limit=limit, offset=offset)).value()
+
     def resolve_job_id(self, id_or_prefix: str) -> str:
         ref = normalise_job_ref(id_or_prefix)
         if is_full_job_id(ref):
@@ -565,6 +604,20 @@ class AsyncVpoClient(_ClientBase):
 
     async def polling_config(self) -> dict[str, Any]:
         return (await self.execute(polling_config_call())).value()
+
+    async def retry_job(self, job_id: str) -> dict[str, Any]:
+        return (await self.execute(retry_job_call(job_id))).value()
+
+    async def stats(self, *, etag: str | None = None) -> Result[dict[str, Any]]:
+        return await self.execute(stats_call(etag=etag))
+
+    async def roots(self) -> dict[str, Any]:
+        return (await self.execute(roots_call())).value()
+
+    async def browse(
+        self, path: str, *, limit: int | None = None, offset: int = 0
+    ) -> dict[str, Any]:
+        return (await self.execute(browse_call(path, limit=limit, offset=offset))).value()
 
     async def resolve_job_id(self, id_or_prefix: str) -> str:
         ref = normalise_job_ref(id_or_prefix)

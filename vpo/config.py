@@ -13,12 +13,14 @@ Config file keys:
     [polling]  interval_seconds = 5 (2-60), log_interval_seconds = 15 (>= interval),
                enabled = true
     [jobs]     probe_concurrency = 2 (>= 1), retention_days = 30 (0 keeps jobs forever)
-    [scan]     extensions = ["mkv", "mp4", ...]
+    [scan]     extensions = ["mkv", "mp4", ...], roots = ["/srv/media", ...] (absolute paths;
+               when set, scans submitted over HTTP must lie under one of them)
 
 Environment: VPO_DATA_DIR, VPO_CONFIG, VPO_BIND, VPO_PORT, VPO_AUTH_TOKEN, VPO_HEADER_TIMEOUT,
 VPO_BODY_TIMEOUT, VPO_IDLE_TIMEOUT, VPO_MAX_CONNECTIONS, VPO_LOG_LEVEL,
 VPO_LOG_FORMAT, VPO_POLLING_INTERVAL, VPO_POLLING_LOG_INTERVAL, VPO_POLLING_ENABLED,
-VPO_PROBE_CONCURRENCY, VPO_RETENTION_DAYS, VPO_EXTENSIONS (comma separated).
+VPO_PROBE_CONCURRENCY, VPO_RETENTION_DAYS, VPO_EXTENSIONS (comma separated), VPO_SCAN_ROOTS
+(separated by ':', like PATH).
 
 Out-of-range polling values are clamped to the nearest valid value with a warning (the daemon
 logs it); anything else that is wrong (bad TOML, a wrong type, an unparsable value) is a
@@ -33,6 +35,7 @@ import functools
 import ipaddress
 import json
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,6 +102,8 @@ class Settings:
     probe_concurrency: int = 2
     retention_days: int = 30
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    # Where HTTP clients may scan and browse (vpo/scanroots.py); empty: anywhere, no browsing.
+    scan_roots: tuple[str, ...] = ()
     config_path: Path | None = None  # the config file that was read, if any
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where from
 
@@ -154,6 +159,7 @@ _SETTINGS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("probe_concurrency", "jobs.probe_concurrency", "VPO_PROBE_CONCURRENCY"),
     ("retention_days", "jobs.retention_days", "VPO_RETENTION_DAYS"),
     ("extensions", "scan.extensions", "VPO_EXTENSIONS"),
+    ("scan_roots", "scan.roots", "VPO_SCAN_ROOTS"),
 )
 _FILE_KEYS = {file_key for _, file_key, _ in _SETTINGS_KEYS}
 
@@ -278,6 +284,16 @@ def _convert(name: str, value: Any, source: str, from_text: bool) -> Any:
         if not cleaned or any(not ext or "/" in ext for ext in cleaned):
             raise fail("a non-empty list of file extensions")
         return cleaned
+    if name == "scan_roots":
+        if from_text and isinstance(value, str):
+            value = [part for part in value.split(os.pathsep) if part.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise fail("a list of absolute directory paths")
+        if any(not root.startswith("/") or "\x00" in root for root in value):
+            raise fail("absolute directory paths (starting with /)")
+        # Lexically normalised here; symlinks are resolved at each check, so a root may be
+        # mounted or re-pointed while the daemon runs.
+        return tuple(dict.fromkeys(os.path.normpath(root) for root in value))
     raise AssertionError(f"no conversion for {name}")  # pragma: no cover - programming error
 
 

@@ -109,6 +109,7 @@ class Job:
     version: int = 1
     owner: str | None = None
     updated_at: str | None = None
+    retry_of: str | None = None  # the job this one repeats (POST /api/jobs/{id}/retry)
 
     @property
     def id_short(self) -> str:
@@ -164,12 +165,15 @@ class Job:
             "attempts": self.attempts,
         }
 
-    def to_detail_dict(self, now: datetime | None, has_logs: bool) -> dict:
-        """The §6 detail: list fields plus summary, summary_raw and has_logs."""
+    def to_detail_dict(self, now: datetime | None, has_logs: bool, *, errors_count: int) -> dict:
+        """The §6 detail: list fields plus summary, summary_raw, has_logs, errors_count (the
+        per-file errors recorded so far, counted by the store) and retry_of."""
         detail = self.to_list_dict(now)
         detail["summary"] = self.summary
         detail["summary_raw"] = dict(self.summary_raw) if self.summary_raw is not None else None
         detail["has_logs"] = has_logs
+        detail["errors_count"] = errors_count
+        detail["retry_of"] = self.retry_of
         return detail
 
 

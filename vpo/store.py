@@ -83,6 +83,14 @@ class JobAlreadyTerminal(StoreError):
         self.job = job
 
 
+class JobNotFinished(StoreError):
+    """A retry of a job that is still queued or running: only an ended job can be repeated."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} is still {job.status}")
+        self.job = job
+
+
 class SchemaTooNew(StoreError):
     pass
 
@@ -272,13 +280,22 @@ MIGRATIONS: list[list[str]] = [
         "UPDATE files SET error_kind = 'read' WHERE scan_status = 'error' AND "
         "scan_error LIKE 'cannot read file:%'",
     ],
+    # 5: a retried job names the job it repeats (`POST /api/jobs/{id}/retry`); the counters of
+    # `GET /api/stats` count jobs that ended within a window, by status and end time; and the
+    # data dir gets a random id, so a client on this machine can tell whether a daemon uses the
+    # same database as it would (`vpo scan --local`) without the daemon publishing a path.
+    [
+        "ALTER TABLE jobs ADD COLUMN retry_of TEXT",
+        "CREATE INDEX jobs_by_completed ON jobs (status, completed_at)",
+        "INSERT INTO meta (key, value) VALUES ('store_id', abs(random()))",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _JOB_COLUMNS = (
     "id, job_type, status, priority, file_path, created_at, started_at, completed_at, "
     "progress_percent, phase, processed_count, total_count, error_message, summary_raw, "
-    "attempts, params, cancel_requested, version, owner, updated_at"
+    "attempts, params, cancel_requested, version, owner, updated_at, retry_of"
 )
 
 # Each job write also bumps the store-wide counter; run inside the same transaction.
@@ -345,6 +362,7 @@ def _row_to_job(row: sqlite3.Row) -> Job:
         version=row["version"],
         owner=row["owner"],
         updated_at=row["updated_at"],
+        retry_of=row["retry_of"],
     )
 
 
@@ -560,6 +578,7 @@ class JobStore:
             "schema_version": SCHEMA_VERSION,
             "jobs_queued": counts.get(QUEUED, 0),
             "jobs_running": counts.get(RUNNING, 0),
+            "store_id": self.store_id(),
         }
 
     # -- jobs: reads -------------------------------------------------------------------------
@@ -653,6 +672,30 @@ class JobStore:
             counts[row[0]] = row[1]
         return counts
 
+    def job_stats(self, ended_since: datetime) -> dict[str, int]:
+        """Jobs queued and running now, and jobs that ended (completed, failed, cancelled) at or
+        after `ended_since`, from one snapshot; every key always present."""
+        stats = dict.fromkeys(STATUSES, 0)
+        with self._read() as conn:
+            for row in conn.execute(
+                "SELECT status, count(*) FROM jobs WHERE status IN (?, ?) GROUP BY status",
+                (QUEUED, RUNNING),
+            ):
+                stats[row[0]] = row[1]
+            for row in conn.execute(
+                "SELECT status, count(*) FROM jobs WHERE status IN (?, ?, ?) "
+                "AND completed_at >= ? GROUP BY status",
+                (COMPLETED, FAILED, CANCELLED, format_timestamp(ended_since)),
+            ):
+                stats[row[0]] = row[1]
+        return stats
+
+    def store_id(self) -> str:
+        """The database's random id (schema 5), as 16 hex digits: the same file gives the same
+        id to every process, another data dir a different one."""
+        row = self._reader().execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        return f"{row[0]:016x}"
+
     def cancel_requested(self, job_id: str) -> bool:
         """Whether the job's runner should stop now: a cancel was asked for, or the job is
         gone or already ended (nobody wants more work on it).
@@ -704,12 +747,14 @@ class JobStore:
         status: str = QUEUED,
         owner: str | None = None,
         created_at: datetime | None = None,
+        retry_of: str | None = None,
     ) -> Job:
         """Insert a new job. status=RUNNING is for foreground runs (`vpo scan`): the job starts
         at once, owned by `owner` (default: this process), with attempts = 1.
 
         `created_at` backdates a job (tests of `since` and pruning); by default creation times
-        strictly increase so jobs created in the same millisecond keep their order.
+        strictly increase so jobs created in the same millisecond keep their order. `retry_of`
+        is the id of the job this one repeats (see `retry_job`).
         """
         if not job_type or not isinstance(job_type, str):
             raise ValueError("job_type must be a non-empty string")
@@ -736,8 +781,8 @@ class JobStore:
             running = status == RUNNING
             row = conn.execute(
                 f"""INSERT INTO jobs (id, job_type, status, priority, file_path, created_at,
-                        started_at, attempts, params, owner, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        started_at, attempts, params, owner, updated_at, retry_of)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     RETURNING {_JOB_COLUMNS}""",
                 (
                     job_id,
@@ -751,10 +796,24 @@ class JobStore:
                     params_text,
                     (owner or process_owner()) if running else owner,
                     format_timestamp(now_dt),
+                    retry_of,
                 ),
             ).fetchone()
             conn.execute(_BUMP_COUNTER)
         return _row_to_job(row)
+
+    def retry_job(self, job_id: str) -> Job:
+        """A new queued job repeating an ended one: same type, target, parameters and priority,
+        with `retry_of` naming it. Raises JobNotFound, or JobNotFinished while it is queued or
+        running (an ended job never starts again, so the check cannot go stale)."""
+        job = self.get_job(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.status not in TERMINAL:
+            raise JobNotFinished(job)
+        return self.create_job(
+            job.job_type, job.file_path, params=job.params, priority=job.priority, retry_of=job.id
+        )
 
     def claim_next_job(self, owner: str) -> Job | None:
         """Atomically take the next queued job (priority, then creation order) for `owner`.
@@ -1076,6 +1135,9 @@ class JobStore:
                 )
                 if scanned.scan_status == "error":
                     self._insert_error(conn, job_id, scanned.path, scanned.scan_error or "", now)
+            if any(scanned.scan_status == "error" for scanned in files):
+                # The job's errors_count changed: its detail must get a new tag.
+                conn.execute(_BUMP_COUNTER)
 
     def record_file_errors(self, job_id: str, errors: list[tuple[str, str]]) -> None:
         """Record (path, message) errors not tied to a stored file, e.g. an unreadable
@@ -1086,6 +1148,8 @@ class JobStore:
                 raise JobNotFound(job_id)
             for path, message in errors:
                 self._insert_error(conn, job_id, path, message, now)
+            if errors:
+                conn.execute(_BUMP_COUNTER)  # errors_count is part of the job's detail
 
     @staticmethod
     def _insert_error(
@@ -1149,6 +1213,15 @@ class JobStore:
             for row in rows
         ]
         return errors, total
+
+    def error_count(self, job_id: str) -> int:
+        """How many per-file errors the job has recorded so far (one indexed count)."""
+        row = (
+            self._reader()
+            .execute("SELECT count(*) FROM file_errors WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
+        return row[0]
 
     def get_file(self, path: str) -> FileRecord | None:
         with self._read() as conn:

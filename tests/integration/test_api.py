@@ -32,7 +32,7 @@ LIST_FIELDS = {
     "completed_at", "progress_percent", "phase", "processed_count", "total_count",
     "duration_seconds", "error_message", "attempts",
 }  # fmt: skip
-DETAIL_FIELDS = LIST_FIELDS | {"summary", "summary_raw", "has_logs"}
+DETAIL_FIELDS = LIST_FIELDS | {"summary", "summary_raw", "has_logs", "errors_count", "retry_of"}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,7 @@ def test_health_fields(http: httpx.Client) -> None:
     body = response.json()
     assert set(body) == {
         "status", "version", "uptime_seconds", "database", "jobs_queued", "jobs_running",
+        "store_id",
     }  # fmt: skip
     assert body["status"] == "ok" and body["database"] == "ok"
     assert isinstance(body["uptime_seconds"], int) and body["uptime_seconds"] >= 0

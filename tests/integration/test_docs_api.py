@@ -74,7 +74,9 @@ def operations(document: dict) -> dict[tuple[str, str], dict]:
 
 @pytest.fixture(scope="module")
 def secured_daemon(tmp_path_factory) -> DaemonProcess:
-    daemon = DaemonProcess(tmp_path_factory.mktemp("docs-daemon"), token=TOKEN)
+    # Scan roots over every test's tmp dir, so that browsing one answers 200.
+    roots = {"scan": {"roots": [str(tmp_path_factory.getbasetemp())]}}
+    daemon = DaemonProcess(tmp_path_factory.mktemp("docs-daemon"), token=TOKEN, config=roots)
     daemon.start()
     yield daemon
     try:
@@ -162,7 +164,9 @@ def test_the_documented_etags_are_the_ones_the_daemon_sends(secured_daemon, open
         for (method, path), _ in operations(openapi).items():
             if method != "GET":
                 continue
-            response = http.get(path.replace("{job_id}", job_id))
+            # The one required query parameter: the directory to browse.
+            params = {"path": str(tmp_path)} if path == "/api/browse" else {}
+            response = http.get(path.replace("{job_id}", job_id), params=params)
             assert response.status_code == 200, (path, response.text)
             documented = "ETag: yes" in sections[(method, path)]
             assert ("ETag" in response.headers) == documented, f"{path}: ETag documented wrongly"

@@ -85,7 +85,7 @@ def test_real_responses_match_the_document(
     daemon_factory: Callable[..., DaemonProcess], tmp_path: Path, media_cache: MediaCache
 ) -> None:
     token = "openapi-test-token-0123456789"
-    daemon = daemon_factory(token=token).start()
+    daemon = daemon_factory(token=token, config={"scan": {"roots": [str(tmp_path)]}}).start()
     library = build_library(tmp_path / "lib", media_cache)
     (library.root / "tv" / "bad.mkv").write_bytes(b"not a video")
 
@@ -168,6 +168,25 @@ def test_real_responses_match_the_document(
         check(cancel_path, "POST", http.post(mine + "/cancel", content=b"x"))
         queued = http.post(jobs, json={"job_type": "scan", "path": str(library.root)})
         check(cancel_path, "POST", http.post(f"{jobs}/{queued.json()['id']}/cancel", json={}))
+
+        retry_path = one + "/retry"
+        retried = http.post(mine + "/retry")
+        check(retry_path, "POST", retried)
+        assert retried.json()["retry_of"] == job_id
+        check(retry_path, "POST", http.post(f"{jobs}/{retried.json()['id']}/retry"))
+        check(retry_path, "POST", http.post(unknown + "/retry"))
+        check(retry_path, "POST", http.post(mine + "/retry", json={"x": 1}))
+        check("/api/jobs", "POST", http.post(jobs, json={"job_type": "scan", "path": "/etc"}))
+
+        stats = http.get("/api/stats")
+        check("/api/stats", "GET", stats)
+        check("/api/stats", "GET", http.get("/api/stats", headers=unchanged(stats)))
+        check("/api/stats", "GET", http.get("/api/stats", params={"x": "1"}))
+
+        check("/api/roots", "GET", http.get("/api/roots"))
+        check("/api/browse", "GET", http.get("/api/browse", params={"path": str(tmp_path)}))
+        check("/api/browse", "GET", http.get("/api/browse", params={"path": "/etc"}))
+        check("/api/browse", "GET", http.get("/api/browse"))
 
         polling = http.get("/api/config/polling")
         check("/api/config/polling", "GET", polling)

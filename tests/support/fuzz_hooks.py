@@ -18,16 +18,22 @@ from vpo.server.query import MAX_PATH_LENGTH
 SCAN_TARGET_ENV = "VPO_FUZZ_SCAN_TARGET"
 
 
-@schemathesis.hook
-def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    if case.operation.label != "POST /api/jobs" or not isinstance(case.body, dict):
-        return
-    target = case.body.get("path")
-    well_formed = (
+def _well_formed(target: object) -> bool:
+    return (
         isinstance(target, str)
         and target.startswith("/")
         and "\x00" not in target
         and len(target) <= MAX_PATH_LENGTH
     )
-    if well_formed:
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if case.operation.label == "GET /api/browse" and isinstance(case.query, dict):
+        if _well_formed(case.query.get("path")):
+            case.query["path"] = os.environ[SCAN_TARGET_ENV]
+        return
+    if case.operation.label != "POST /api/jobs" or not isinstance(case.body, dict):
+        return
+    if _well_formed(case.body.get("path")):
         case.body["path"] = os.environ[SCAN_TARGET_ENV]

@@ -23,6 +23,7 @@ from vpo.client import (
     LogPage,
     VpoClient,
     VpoError,
+    browse_call,
     cancel_job_call,
     choose_prefix_match,
     get_job_call,
@@ -35,6 +36,9 @@ from vpo.client import (
     normalise_job_ref,
     prefix_lookup_call,
     query_params,
+    retry_job_call,
+    roots_call,
+    stats_call,
     submit_scan_call,
 )
 from vpo.client_settings import DEFAULT_URL, client_settings, normalise_base_url, url_from_bind
@@ -372,3 +376,22 @@ def test_async_client_gives_the_same_message():
     error = asyncio.run(attempt())
     assert "(connection refused)" in str(error)
     assert error.url == url
+
+
+def test_the_calls_of_retry_stats_roots_and_browse():
+    retry = retry_job_call("3f1c2a9e-5b7d-4c1e-9a0f-2b6d8e4c1a77")
+    assert (retry.method, retry.path, retry.json_body) == (
+        "POST",
+        "/api/jobs/3f1c2a9e-5b7d-4c1e-9a0f-2b6d8e4c1a77/retry",
+        {},
+    )
+    assert stats_call(etag='"x"').headers()["If-None-Match"] == '"x"'
+    assert (roots_call().method, roots_call().path) == ("GET", "/api/roots")
+    assert browse_call("/srv/media").params == {"path": "/srv/media"}
+    # A name that is not UTF-8 goes escaped and flagged, as the API answers it.
+    assert browse_call("/srv/Am\udce9lie", limit=10, offset=20).params == {
+        "path": "/srv/Am\\xe9lie",
+        "path_is_utf8": "false",
+        "limit": "10",
+        "offset": "20",
+    }

@@ -278,3 +278,25 @@ def test_a_token_needs_16_characters_that_are_not_whitespace(token: str, strong:
 @pytest.mark.parametrize("token", ["0123456789abcdef", "correct horse battery staple", "é" * 16])
 def test_a_token_of_16_such_characters_is_enough(token: str) -> None:
     assert token_weakness(token) is None
+
+
+def test_scan_roots_from_file_and_environment(tmp_path: Path) -> None:
+    assert load(tmp_path)[0].scan_roots == ()
+    write_config(tmp_path, '[scan]\nroots = ["/srv/media/", "/mnt/usb/../usb2", "/srv/media"]\n')
+    assert load(tmp_path)[0].scan_roots == ("/srv/media", "/mnt/usb2")
+    settings, _ = load(tmp_path, env={"VPO_SCAN_ROOTS": "/a:/b/c:"})
+    assert settings.scan_roots == ("/a", "/b/c")
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[scan]\nroots = "/srv"', "a list of absolute directory paths"),
+        ('[scan]\nroots = ["media"]', "absolute directory paths"),
+        ("[scan]\nroots = [1]", "a list of absolute directory paths"),
+    ],
+)
+def test_bad_scan_roots_name_the_key(tmp_path: Path, toml: str, expected: str) -> None:
+    write_config(tmp_path, toml)
+    with pytest.raises(ConfigError, match=rf"^scan\.roots in .*: expected {expected}"):
+        load(tmp_path)

@@ -106,14 +106,19 @@ def test_list_dict_has_exactly_the_list_fields() -> None:
 def test_detail_dict_adds_summary_and_logs_flag() -> None:
     summary = {"found": 10, "scanned": 4, "skipped": 6, "added": 1, "removed": 0, "errors": 1}
     job = make_job(status=COMPLETED, completed_at="2026-11-30T06:00:05.000Z", summary_raw=summary)
-    detail = job.to_detail_dict(NOW, has_logs=True)
-    assert set(detail) == LIST_FIELDS | {"summary", "summary_raw", "has_logs"}
+    detail = job.to_detail_dict(NOW, has_logs=True, errors_count=2)
+    assert set(detail) == LIST_FIELDS | {
+        "summary", "summary_raw", "has_logs", "errors_count", "retry_of"
+    }  # fmt: skip
     assert detail["has_logs"] is True
+    assert detail["errors_count"] == 2 and detail["retry_of"] is None
     assert detail["summary_raw"] == summary and detail["summary_raw"] is not summary
     assert (
         detail["summary"] == "Found 10 files: 4 scanned (1 new), 6 unchanged, 0 missing, 1 error."
     )
-    queued = make_job(status="queued", started_at=None).to_detail_dict(NOW, has_logs=False)
+    queued = make_job(status="queued", started_at=None, retry_of="a" * 36)
+    queued = queued.to_detail_dict(NOW, has_logs=False, errors_count=0)
+    assert queued["retry_of"] == "a" * 36
     assert queued["summary"] is None and queued["summary_raw"] is None
     assert queued["duration_seconds"] is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -13,11 +14,13 @@ from hypothesis import strategies as st
 from vpo.server.query import (
     MAX_JSON_DEPTH,
     SINCE_PATTERN,
+    BrowseQuery,
     JsonBodyError,
     QueryError,
     has_filters,
     is_job_id,
     json_nesting_depth,
+    parse_browse_query,
     parse_errors_query,
     parse_job_query,
     parse_json_body,
@@ -295,3 +298,23 @@ def test_any_shallow_json_value_parses_as_json_loads_would(value: object) -> Non
     text = json.dumps(value)
     assert json_nesting_depth(text) <= MAX_JSON_DEPTH
     assert parse_json_body(text.encode()) == json.loads(text)
+
+
+def test_browse_query() -> None:
+    assert parse_browse_query([("path", "/srv/media")]) == BrowseQuery("/srv/media", 100, 0)
+    parsed = parse_browse_query(
+        [("path", "/srv/Am\\xe9lie"), ("path_is_utf8", "false"), ("limit", "5"), ("offset", "2")]
+    )
+    assert parsed == BrowseQuery(os.fsdecode(b"/srv/Am\xe9lie"), 5, 2)
+    for pairs, parameter in (
+        ([], "path"),
+        ([("path", "")], "path"),
+        ([("path", "srv")], "path"),
+        ([("path", "/a\x00b")], "path"),
+        ([("path", "/a"), ("path_is_utf8", "no")], "path_is_utf8"),
+        ([("path", "/a"), ("limit", "1001")], "limit"),
+        ([("path", "/a"), ("sort", "name")], "sort"),
+    ):
+        with pytest.raises(QueryError) as caught:
+            parse_browse_query(pairs)
+        assert caught.value.parameter == parameter

@@ -17,12 +17,13 @@ import pytest
 
 from tests.support.daemon import wait_until
 from vpo import joblog
-from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Job, parse_timestamp
+from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, Job, parse_timestamp, utc_now
 from vpo.owner import process_owner
 from vpo.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
     JobAlreadyTerminal,
+    JobNotFinished,
     JobNotFound,
     JobQuery,
     JobStore,
@@ -996,3 +997,71 @@ def test_store_stats_and_close(tmp_path: Path) -> None:
     assert store.store_stats()["ok"] is False
     with pytest.raises(StoreError, match="closed"):
         store.create_job("scan", "/tv")
+
+
+# --- retry, counters, error counts (schema 5) ------------------------------------------------
+
+
+def test_schema_4_database_gains_retry_of_and_a_store_id(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "vpo.db", isolation_level=None) as conn:
+        for migration in MIGRATIONS[:4]:
+            for statement in migration:
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO jobs (id, job_type, status, file_path, created_at, updated_at) "
+            "VALUES ('old-job', 'scan', 'failed', '/tv', '2026-01-01T00:00:00.000Z', "
+            "'2026-01-01T00:00:00.000Z')"
+        )
+        conn.execute("PRAGMA user_version = 4")
+    with JobStore(tmp_path) as store:
+        assert store.get_job("old-job").retry_of is None
+        store_id = store.store_id()
+        assert len(store_id) == 16 and int(store_id, 16) >= 0
+    with JobStore(tmp_path) as again:
+        assert again.store_id() == store_id
+    with JobStore(tmp_path / "other") as other:
+        assert other.store_id() != store_id
+
+
+def test_retry_job_copies_an_ended_job(tmp_path: Path) -> None:
+    with JobStore(tmp_path) as store:
+        queued = store.create_job("scan", "/tv", params={"paths": ["/tv"], "full": True})
+        with pytest.raises(JobNotFinished):
+            store.retry_job(queued.id)
+        store.request_cancel(queued.id)
+        retried = store.retry_job(queued.id)
+        assert (retried.status, retried.retry_of, retried.params) == (
+            QUEUED,
+            queued.id,
+            {"paths": ["/tv"], "full": True},
+        )
+        assert store.get_job(retried.id) == retried
+        with pytest.raises(JobNotFound):
+            store.retry_job("00000000-0000-4000-8000-000000000000")
+
+
+def test_job_stats_count_now_and_since(tmp_path: Path) -> None:
+    with JobStore(tmp_path) as store:
+        store.create_job("scan", "/a")
+        running = store.create_job("scan", "/b", status=RUNNING)
+        failed = store.create_job("scan", "/c", status=RUNNING)
+        store.finish_job(failed.id, FAILED, error_message="boom")
+        before = utc_now()
+        assert store.job_stats(before - timedelta(hours=1)) == {
+            QUEUED: 1, RUNNING: 1, COMPLETED: 0, FAILED: 1, CANCELLED: 0,
+        }  # fmt: skip
+        assert store.job_stats(before + timedelta(seconds=5))[FAILED] == 0
+        store.finish_job(running.id, COMPLETED)
+        assert store.job_stats(before - timedelta(hours=1))[COMPLETED] == 1
+
+
+def test_recorded_errors_are_counted_and_bump_the_change_counter(tmp_path: Path) -> None:
+    with JobStore(tmp_path) as store:
+        job = store.create_job("scan", "/tv", status=RUNNING)
+        counter = store.change_counter()
+        store.record_file_errors(job.id, [("/tv/a.mkv", "boom"), ("/tv/b.mkv", "boom")])
+        assert store.error_count(job.id) == 2
+        assert store.change_counter() > counter
+        counter = store.change_counter()
+        store.record_file_errors(job.id, [])
+        assert store.change_counter() == counter

@@ -92,7 +92,7 @@ def test_a_full_database_fails_the_job_stops_new_ones_and_recovers_by_itself(
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # The room check leaves nothing behind.
         keys = [row[0] for row in db.execute("SELECT key FROM meta")]
-        assert keys == ["change_counter"]
+        assert keys == ["change_counter", "store_id"]
     finally:
         db.close()
 

@@ -168,7 +168,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[dict[str, int]]:
 def _print_outcome(job: Job, errors: list[Any], errors_total: int, as_json: bool) -> None:
     now = utc_now()
     if as_json:
-        body = job.to_detail_dict(now, has_logs=True)
+        body = job.to_detail_dict(now, has_logs=True, errors_count=errors_total)
         body["errors"] = [error.to_dict() for error in errors]
         body["errors_total"] = errors_total
         click.echo(json.dumps(body, indent=2, sort_keys=True))

@@ -9,14 +9,14 @@ import asyncio
 import json
 import os
 from collections.abc import Callable, Hashable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from vpo import joblog
-from vpo.jobs import JOB_TYPES, RUNNING, Job
-from vpo.pathtext import escaped_path
+from vpo import joblog, scanroots
+from vpo.jobs import CANCELLED, COMPLETED, FAILED, JOB_TYPES, QUEUED, RUNNING, Job
+from vpo.pathtext import escaped_path, is_utf8
 from vpo.server import STATE, ServerState, current_second
 from vpo.server import errors as err
 from vpo.server.etag import CachedResponse, if_none_match_matches
@@ -26,6 +26,7 @@ from vpo.server.query import (
     QueryError,
     has_filters,
     is_job_id,
+    parse_browse_query,
     parse_errors_query,
     parse_job_query,
     parse_json_body,
@@ -33,7 +34,7 @@ from vpo.server.query import (
     parse_no_parameters,
     parse_submission,
 )
-from vpo.store import JobAlreadyTerminal, JobNotFound, StorageFull
+from vpo.store import JobAlreadyTerminal, JobNotFinished, JobNotFound, StorageFull
 
 routes = web.RouteTableDef()
 
@@ -177,6 +178,7 @@ async def health(request: web.Request) -> web.Response:
         "database": "ok" if stats["ok"] else "unavailable",
         "jobs_queued": stats.get("jobs_queued", 0),
         "jobs_running": stats.get("jobs_running", 0),
+        "store_id": stats.get("store_id"),
     }
     if not stats["ok"]:
         raise err.ApiError(503, err.UNHEALTHY, "The database is not available.", body)
@@ -246,7 +248,9 @@ async def get_job(request: web.Request) -> web.Response:
         if job is None:
             raise _job_not_found(job_id)
         has_logs = joblog.has_log(state.store.logs_dir, job_id)
-        return job.to_detail_dict(now, has_logs), job.status == RUNNING
+        errors_count = state.store.error_count(job_id)
+        detail = job.to_detail_dict(now, has_logs, errors_count=errors_count)
+        return detail, job.status == RUNNING
 
     return await cached(request, ("job", job_id), state.store.change_counter, build)
 
@@ -306,8 +310,12 @@ async def get_errors(request: web.Request) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> Any:
+    return _decoded_body(await request.read())
+
+
+def _decoded_body(raw: bytes) -> Any:
     try:
-        return parse_json_body(await request.read())
+        return parse_json_body(raw)
     except JsonBodyError as exc:
         raise err.ApiError(400, err.INVALID_JSON, str(exc), {"parameter": "body"}) from None
 
@@ -341,6 +349,7 @@ async def submit_job(request: web.Request) -> web.Response:
     _refuse_when_storage_is_full(state)
 
     def create() -> Job:
+        _check_allowed(state, submission.path)
         directory = _check_directory(submission.path)
         try:
             return state.store.create_job(
@@ -353,12 +362,31 @@ async def submit_job(request: web.Request) -> web.Response:
 
     job = await state.run_blocking(create)
     state.wake_worker()
-    now = current_second()
+    return _created(job)
+
+
+def _created(job: Job) -> web.Response:
+    """201 with a new job's detail and where to poll it."""
     return json_response(
-        job.to_detail_dict(now, has_logs=False),
+        job.to_detail_dict(current_second(), has_logs=False, errors_count=0),
         status=201,
         headers={"Location": f"/api/jobs/{job.id}"},
     )
+
+
+def _check_allowed(state: ServerState, path: str) -> None:
+    """403 PATH_NOT_ALLOWED when scan roots are configured and `path` (symlinks and `..`
+    resolved) lies under none of them. Checked before the path's existence, so a client cannot
+    learn what exists outside the roots."""
+    roots = state.settings.scan_roots
+    if roots and scanroots.allowing_root(os.path.normpath(path), roots) is None:
+        raise err.ApiError(
+            403,
+            err.PATH_NOT_ALLOWED,
+            f"{escaped_path(path)} is not under a scan root of this daemon "
+            f"({', '.join(escaped_path(root) for root in roots)}).",
+            {"parameter": "path", "roots": [escaped_path(root) for root in roots]},
+        )
 
 
 @routes.post("/api/jobs/{job_id}/cancel")
@@ -366,12 +394,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     state = request.app[STATE]
     job_id = _job_id(request)
     parse_no_parameters_or_400(request)
-    body = await _json_body(request)
-    if body is not None and body != {}:
-        if isinstance(body, dict):
-            field = next(iter(body))
-            raise err.invalid_parameter(field, f"Unknown field '{field}': cancel takes no fields.")
-        raise err.invalid_parameter("body", "The request body must be a JSON object (or empty).")
+    await _empty_body(request, "cancel")
     _refuse_when_storage_is_full(state)
 
     def cancel() -> dict[str, Any]:
@@ -390,9 +413,162 @@ async def cancel_job(request: web.Request) -> web.Response:
                 {"job_id": job_id, "status": exc.job.status},
             ) from None
         now = current_second()
-        return job.to_detail_dict(now, joblog.has_log(state.store.logs_dir, job_id))
+        has_logs = joblog.has_log(state.store.logs_dir, job_id)
+        return job.to_detail_dict(now, has_logs, errors_count=state.store.error_count(job_id))
 
     return json_response(await state.run_blocking(cancel))
+
+
+async def _empty_body(request: web.Request, action: str) -> None:
+    """For POSTs that take no fields: no body, or `{}`; 400 naming what was sent otherwise
+    (a JSON `null` too: it is a body, and not an object)."""
+    raw = await request.read()
+    if not raw.strip():
+        return
+    body = _decoded_body(raw)
+    if body != {}:
+        if isinstance(body, dict):
+            field = next(iter(body))
+            raise err.invalid_parameter(
+                field, f"Unknown field '{field}': {action} takes no fields."
+            )
+        raise err.invalid_parameter("body", "The request body must be a JSON object (or empty).")
+
+
+@routes.post("/api/jobs/{job_id}/retry")
+async def retry_job(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    job_id = _job_id(request)
+    parse_no_parameters_or_400(request)
+    await _empty_body(request, "retry")
+    _refuse_when_storage_is_full(state)
+
+    def retry() -> Job:
+        original = state.store.get_job(job_id)
+        if original is None:
+            raise _job_not_found(job_id)
+        if original.status in (QUEUED, RUNNING):
+            raise _not_finished(original)
+        # A retry is a new scan submitted over HTTP: the roots apply as they are now.
+        _check_allowed(state, original.file_path)
+        try:
+            return state.store.retry_job(job_id)
+        except StorageFull as full:
+            raise err.insufficient_storage(str(full)) from None
+        except JobNotFound:
+            raise _job_not_found(job_id) from None
+        except JobNotFinished as exc:
+            raise _not_finished(exc.job) from None
+
+    job = await state.run_blocking(retry)
+    state.wake_worker()
+    return _created(job)
+
+
+def _not_finished(job: Job) -> err.ApiError:
+    return err.ApiError(
+        409,
+        err.NOT_FINISHED,
+        f"Job {job.id} is still {job.status}; only a job that ended (completed, failed or "
+        "cancelled) can be retried.",
+        {"job_id": job.id, "status": job.status},
+    )
+
+
+# -- counters --------------------------------------------------------------------------------
+
+STATS_WINDOW = timedelta(hours=24)
+
+
+@routes.get("/api/stats")
+async def stats(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    parse_no_parameters_or_400(request)
+
+    def window_start() -> datetime:
+        # The window moves by whole minutes: the counters may lag a minute behind a job leaving
+        # the window, and in exchange the answer (and its tag) only changes when a job changes
+        # or a minute passes, not every second.
+        now = current_second()
+        return (now - STATS_WINDOW).replace(second=0)
+
+    def version() -> Hashable:
+        return (state.store.change_counter(), window_start())
+
+    def build(now: datetime) -> tuple[Any, bool]:
+        counts = state.store.job_stats(window_start())
+        payload = {
+            QUEUED: counts[QUEUED],
+            RUNNING: counts[RUNNING],
+            "last_24h": {status: counts[status] for status in (COMPLETED, FAILED, CANCELLED)},
+        }
+        return payload, False
+
+    return await cached(request, ("stats",), version, build)
+
+
+# -- scan roots and browsing -----------------------------------------------------------------
+
+
+def _path_item(path: str) -> dict[str, Any]:
+    return {"path": escaped_path(path), "path_is_utf8": is_utf8(path)}
+
+
+@routes.get("/api/roots")
+async def list_roots(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    parse_no_parameters_or_400(request)
+    roots = state.settings.scan_roots
+
+    def read() -> dict[str, Any]:
+        return {
+            "restricted": bool(roots),
+            "roots": [{**_path_item(root), "available": os.path.isdir(root)} for root in roots],
+        }
+
+    return json_response(await state.run_blocking(read), headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/api/browse")
+async def browse(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    query = _parsed(parse_browse_query, _query_pairs(request))
+    roots = state.settings.scan_roots
+    if not roots:
+        raise err.ApiError(
+            403,
+            err.NO_SCAN_ROOTS,
+            "Browsing is off: this daemon has no scan roots. Set [scan] roots in its config to "
+            "the directories clients may scan.",
+            {"parameter": "path"},
+        )
+
+    def read() -> dict[str, Any]:
+        directory = os.path.normpath(query.path)
+        _check_allowed(state, directory)
+        _check_directory(directory)
+        try:
+            # The real location, which the check above approved (not the name, which a
+            # symlink swapped in between could send elsewhere).
+            listing = scanroots.list_subdirectories(
+                scanroots.real_location(directory), roots, query.limit, query.offset
+            )
+        except OSError as exc:
+            reason = exc.strerror or "cannot be read"
+            raise err.invalid_parameter(
+                "path", f"'path' cannot be listed ({reason.lower()}): {escaped_path(directory)}"
+            ) from None
+        return {
+            **_path_item(directory),
+            "directories": [
+                {"name": escaped_path(n), "name_is_utf8": is_utf8(n)} for n in listing.names
+            ],
+            "total": listing.total,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+
+    return json_response(await state.run_blocking(read), headers={"Cache-Control": "no-cache"})
 
 
 # -- configuration and description -----------------------------------------------------------

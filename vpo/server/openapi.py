@@ -13,6 +13,8 @@ from typing import Any
 from vpo.jobs import JOB_TYPES, STATUSES
 from vpo.server.errors import ERROR_CODES
 from vpo.server.query import (
+    BROWSE_DEFAULT_LIMIT,
+    BROWSE_MAX_LIMIT,
     DEFAULT_LIMIT,
     ERRORS_DEFAULT_LIMIT,
     ERRORS_MAX_LIMIT,
@@ -118,6 +120,21 @@ JOB_DETAIL_PROPERTIES: dict[str, Any] = {
         },
     },
     "has_logs": {"type": "boolean"},
+    "errors_count": {
+        **COUNT,
+        "description": "Per-file errors recorded so far (GET .../errors lists them); grows "
+        "while the job runs",
+    },
+    "retry_of": {
+        "type": ["string", "null"],
+        "pattern": UUID["pattern"],
+        "description": "The job this one repeats (POST /api/jobs/{job_id}/retry), or null",
+    },
+}
+
+ESCAPED_NAME = {
+    "type": "string",
+    "description": "In the escaped form when the matching *_is_utf8 flag is false",
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -142,6 +159,12 @@ SCHEMAS: dict[str, Any] = {
             "database": {"type": "string", "enum": ["ok", "unavailable"]},
             "jobs_queued": COUNT,
             "jobs_running": COUNT,
+            "store_id": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{16}$",
+                "description": "A random id of the daemon's job database: a client on the same "
+                "machine compares it with the database it would open itself",
+            },
         }
     ),
     "JobListItem": _closed(JOB_LIST_PROPERTIES),
@@ -213,6 +236,56 @@ SCHEMAS: dict[str, Any] = {
         required=["job_type", "path"],
     ),
     "CancelRequest": {**_closed({}), "description": "An empty object (or no body)"},
+    "RetryRequest": {**_closed({}), "description": "An empty object (or no body)"},
+    "Stats": _closed(
+        {
+            "queued": {**COUNT, "description": "Jobs waiting now"},
+            "running": {**COUNT, "description": "Jobs running now"},
+            "last_24h": {
+                **_closed({"completed": COUNT, "failed": COUNT, "cancelled": COUNT}),
+                "description": "Jobs that ended within the last 24 hours, by how they ended "
+                "(the window moves by whole minutes)",
+            },
+        }
+    ),
+    "Roots": _closed(
+        {
+            "restricted": {
+                "type": "boolean",
+                "description": "true: scans must lie under a root and browsing is on; false: "
+                "no roots are configured, any directory may be scanned, browsing is off",
+            },
+            "roots": {
+                "type": "array",
+                "items": _closed(
+                    {
+                        "path": ESCAPED_NAME,
+                        "path_is_utf8": {"type": "boolean"},
+                        "available": {
+                            "type": "boolean",
+                            "description": "The root is an existing directory right now",
+                        },
+                    }
+                ),
+            },
+        }
+    ),
+    "DirectoryPage": _closed(
+        {
+            "path": {**ESCAPED_NAME, "description": "The directory listed (normalised)"},
+            "path_is_utf8": {"type": "boolean"},
+            "directories": {
+                "type": "array",
+                "maxItems": BROWSE_MAX_LIMIT,
+                "items": _closed({"name": ESCAPED_NAME, "name_is_utf8": {"type": "boolean"}}),
+                "description": "Sub-directories by name, hidden ones left out, sorted (case "
+                "folded); a symlink is listed only when it leads within a root",
+            },
+            "total": COUNT,
+            "limit": {"type": "integer", "minimum": 1, "maximum": BROWSE_MAX_LIMIT},
+            "offset": COUNT,
+        }
+    ),
     "PollingConfig": _closed(
         {
             "interval_ms": {"type": "integer", "minimum": 2000, "maximum": 60000},
@@ -236,7 +309,11 @@ RESPONSES: dict[str, Any] = {
         **_error("A token is configured and the request did not carry it"),
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
     },
-    "Forbidden": _error("A cross-origin POST, or a Host that is not this daemon"),
+    "Forbidden": _error(
+        "A cross-origin POST, or a Host that is not this daemon (FORBIDDEN); a path outside "
+        "the scan roots (PATH_NOT_ALLOWED); browsing while no scan roots are configured "
+        "(NO_SCAN_ROOTS)"
+    ),
     "NotFound": _error("No such job"),
     "UnsupportedMediaType": _error("A POST whose body is not application/json"),
     "PayloadTooLarge": _error("The request body is too large"),
@@ -328,6 +405,7 @@ JOB_LINKS = {
         ("GetJobLogs", "getJobLogs"),
         ("GetJobErrors", "getJobErrors"),
         ("CancelJob", "cancelJob"),
+        ("RetryJob", "retryJob"),
     )
 }
 
@@ -543,6 +621,95 @@ def _paths() -> dict[str, Any]:
                     "415",
                     "507",
                 ),
+            }
+        },
+        "/api/jobs/{job_id}/retry": {
+            "post": {
+                "operationId": "retryJob",
+                "summary": "Queue a new job with the same type, target and parameters as an "
+                "ended one (its retry_of names that job)",
+                "parameters": [job_id],
+                "requestBody": {
+                    "required": False,
+                    "content": {JSON: {"schema": _ref("RetryRequest")}},
+                },
+                "responses": _with_errors(
+                    {
+                        "201": {
+                            **_ok("The new queued job", "JobDetail"),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "links": JOB_LINKS,
+                        },
+                        "409": _error("The job is still queued or running (NOT_FINISHED)"),
+                    },
+                    "400",
+                    "404",
+                    "408",
+                    "413",
+                    "415",
+                    "507",
+                ),
+            }
+        },
+        "/api/stats": {
+            "get": {
+                "operationId": "getStats",
+                "summary": "Counters: jobs queued and running, jobs ended in the last 24 hours",
+                "parameters": [if_none_match],
+                "responses": _with_errors(
+                    {"200": _ok("The counters", "Stats", etag=True), "304": NOT_MODIFIED},
+                    "400",
+                ),
+            }
+        },
+        "/api/roots": {
+            "get": {
+                "operationId": "listRoots",
+                "summary": "The scan roots ([scan] roots): where scans may lie and browsing starts",
+                "responses": _with_errors({"200": _ok("The roots", "Roots")}, "400"),
+            }
+        },
+        "/api/browse": {
+            "get": {
+                "operationId": "browse",
+                "summary": "A page of the sub-directories of a directory under a scan root",
+                "parameters": [
+                    {
+                        **_query(
+                            "path",
+                            {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": MAX_PATH_LENGTH,
+                                "pattern": "^/",
+                            },
+                            "An absolute directory under a scan root; in the escaped form when "
+                            "path_is_utf8 is false",
+                        ),
+                        "required": True,
+                    },
+                    _query(
+                        "path_is_utf8",
+                        {"type": "string", "enum": ["true", "false"], "default": "true"},
+                        "false: path is in the escaped form",
+                    ),
+                    _query(
+                        "limit",
+                        {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": BROWSE_MAX_LIMIT,
+                            "default": BROWSE_DEFAULT_LIMIT,
+                        },
+                        "Page size",
+                    ),
+                    _query(
+                        "offset",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+                        "Rows to skip",
+                    ),
+                ],
+                "responses": _with_errors({"200": _ok("Sub-directories", "DirectoryPage")}, "400"),
             }
         },
         "/api/config/polling": {

@@ -30,6 +30,8 @@ LOG_DEFAULT_LINES = 500
 LOG_MAX_LINES = 1000
 ERRORS_DEFAULT_LIMIT = 50
 ERRORS_MAX_LIMIT = 100
+BROWSE_DEFAULT_LIMIT = 100
+BROWSE_MAX_LIMIT = 1000
 
 JOB_LIST_PARAMETERS = (
     "status",
@@ -44,6 +46,7 @@ JOB_LIST_PARAMETERS = (
 )
 LOG_PARAMETERS = ("lines", "offset")
 ERRORS_PARAMETERS = ("limit", "offset")
+BROWSE_PARAMETERS = ("path", "path_is_utf8", "limit", "offset")
 
 # Ten years is far beyond any retention setting; larger windows are a typo, not a wish. The
 # pattern accepts exactly 1h-87600h and 1d-3650d, so the OpenAPI document can publish it as is
@@ -270,11 +273,21 @@ def parse_submission(body: object) -> ScanSubmission:
     path = body.get("path")
     if not isinstance(path, str) or not path:
         raise QueryError("path", "'path' must be a non-empty string: a directory to scan.")
-    if len(path) > MAX_PATH_LENGTH or "\x00" in path:
-        raise QueryError("path", "'path' is not a valid path.")
     path_is_utf8 = body.get("path_is_utf8", True)
     if not isinstance(path_is_utf8, bool):
         raise QueryError("path_is_utf8", "'path_is_utf8' must be true or false.")
+    path = parse_path(path, path_is_utf8)
+    full = body.get("full", False)
+    if not isinstance(full, bool):
+        raise QueryError("full", "'full' must be true or false.")
+    return ScanSubmission(job_type=job_type, path=path, full=full)
+
+
+def parse_path(path: str, path_is_utf8: bool) -> str:
+    """A directory path sent by a client (`path` with its `path_is_utf8` flag) as Python holds
+    it; QueryError naming `path` when it cannot be one, or is not absolute."""
+    if len(path) > MAX_PATH_LENGTH or "\x00" in path:
+        raise QueryError("path", "'path' is not a valid path.")
     # A name that is not UTF-8 travels in the escaped form (vpo/pathtext.py, docs/api.md), the
     # same form the API answers with, so a client can send back a path it was given.
     try:
@@ -290,7 +303,28 @@ def parse_submission(body: object) -> ScanSubmission:
         raise QueryError(
             "path", "'path' must be absolute: the daemon does not know the client's directory."
         )
-    full = body.get("full", False)
-    if not isinstance(full, bool):
-        raise QueryError("full", "'full' must be true or false.")
-    return ScanSubmission(job_type=job_type, path=path, full=full)
+    return path
+
+
+@dataclass(frozen=True)
+class BrowseQuery:
+    """A validated `GET /api/browse`: the directory (as Python holds it) and the page."""
+
+    path: str
+    limit: int
+    offset: int
+
+
+def parse_browse_query(pairs: Iterable[tuple[str, str]]) -> BrowseQuery:
+    """`path` (required, absolute, escaped form when `path_is_utf8=false`), `limit` (1-1000,
+    default 100) and `offset` of `GET /api/browse`."""
+    values = _single_values(pairs, BROWSE_PARAMETERS)
+    raw = values.get("path")
+    if not raw:
+        raise QueryError("path", "'path' is required: the directory whose folders to list.")
+    flag = _choice(values, "path_is_utf8", ("true", "false"), "true")
+    return BrowseQuery(
+        path=parse_path(raw, flag == "true"),
+        limit=_integer(values, "limit", BROWSE_DEFAULT_LIMIT, 1, BROWSE_MAX_LIMIT),
+        offset=_integer(values, "offset", 0, 0, MAX_OFFSET),
+    )

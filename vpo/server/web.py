@@ -241,7 +241,8 @@ async def job_detail_page(request: web.Request) -> web.Response:
     logs_dir = state.store.logs_dir
     has_logs = await state.run_blocking(joblog.has_log, logs_dir, job_id)
     tail = await state.run_blocking(_read_tail, logs_dir, job_id)
-    detail = job.to_detail_dict(current_second(), has_logs)
+    errors_count = await state.run_blocking(state.store.error_count, job_id)
+    detail = job.to_detail_dict(current_second(), has_logs, errors_count=errors_count)
     return _render(
         request,
         "job_detail.html",
