@@ -64,6 +64,9 @@ SAVE_BATCH_SECONDS = 1.0
 # invalidates every client's ETag), and a pending change is written within this time.
 PROGRESS_WRITE_INTERVAL = 0.25
 
+# Files handed to the core's hash_files at once (see _Scan.hash).
+HASH_BATCH_FILES = 4096
+
 # A changed file's share of work done once it is hashed; probing is the rest. Hashing reads
 # 128 KiB in parallel, probing starts a process, so probing dominates.
 HASH_SHARE_WHEN_PROBING = 0.2
@@ -588,12 +591,16 @@ class SaveBuffer:
 # The pipeline
 
 
-@dataclass
+@dataclass(slots=True)
 class _Discovered:
+    """One discovered file. A scan holds one per file found (100,000 and more), so: slots, and
+    the "new" mark kept here rather than in a set of paths beside the list."""
+
     path: str
     size: int
     mtime: float
     digest: str | None = None
+    new: bool = False  # not in the store before this scan (or recorded missing)
 
 
 @dataclass
@@ -640,6 +647,40 @@ def _record(
     )
 
 
+def _unique_discovered(files: list[tuple[str, int, float]]) -> list[_Discovered]:
+    """The core's (path, size, mtime) list as _Discovered, each path once (overlapping roots
+    list a file twice).
+
+    The core returns the list sorted by path, so a duplicate is next to its first: each tuple
+    is replaced in place by its object, and no dictionary of 100,000 paths is built beside the
+    list. A list that is not sorted (a different core) is deduplicated with a set instead.
+    """
+    previous: str | None = None
+    kept = 0
+    for position, (path, size, mtime) in enumerate(files):
+        if previous is not None and path <= previous:
+            if path == previous:
+                continue
+            # Before `kept`: objects made so far; from `position`: tuples not yet looked at.
+            return _unique_unsorted([*files[:kept], *files[position:]])
+        files[kept] = _Discovered(path, size, mtime)  # type: ignore[call-overload]
+        kept += 1
+        previous = path
+    del files[kept:]
+    return files  # type: ignore[return-value]
+
+
+def _unique_unsorted(files: list[Any]) -> list[_Discovered]:
+    seen: set[str] = set()
+    unique: list[_Discovered] = []
+    for entry in files:
+        item = entry if isinstance(entry, _Discovered) else _Discovered(*entry)
+        if item.path not in seen:
+            seen.add(item.path)
+            unique.append(item)
+    return unique
+
+
 class _Scan:
     """State of one scan run; `run()` is the pipeline, one method per phase."""
 
@@ -669,9 +710,9 @@ class _Scan:
         self.probing = bool(self.probers)
         self._todo: list[_Discovered] = []
         self._unreadable: list[str] = []
-        # Paths not in the store before this scan: "added" counts those actually recorded, so a
-        # cancelled scan never reports more new files than it scanned.
-        self._new_paths: set[str] = set()
+        # Files not in the store before this scan (marked `new`): "added" counts those actually
+        # recorded, so a cancelled scan never reports more new files than it scanned.
+        self._new_count = 0
 
     # -- helpers
 
@@ -711,7 +752,7 @@ class _Scan:
 
     def _keep(self, item: _Discovered, record: ScannedFile) -> None:
         """Queue one finished file for saving, counting it as added when it is new."""
-        if item.path in self._new_paths:
+        if item.new:
             self.counts.added += 1
         self.saver.add(record)
 
@@ -751,9 +792,8 @@ class _Scan:
             )
         except _core.Cancelled:
             raise self._cancel_now() from None
-        unique: dict[str, _Discovered] = {}
-        for path, size, mtime in files:
-            unique.setdefault(path, _Discovered(path, size, mtime))
+        unique = _unique_discovered(files)
+        del files
         for path, message in walk_errors:
             self.counts.errors += 1
             # The core's messages already say what failed ("cannot read directory: ...",
@@ -767,7 +807,7 @@ class _Scan:
             f"Discover: {len(unique)} video files found in {time.monotonic() - started:.1f} s"
             + (f", {describe_walk_errors(walk_errors)}" if walk_errors else "")
         )
-        return list(unique.values())
+        return unique
 
     def select_changed(self, discovered: list[_Discovered]) -> None:
         known = self.store.known_files(self.roots)
@@ -777,7 +817,8 @@ class _Scan:
             if needs_scan(previous, item.size, item.mtime, self.options.full, self.probing):
                 self._todo.append(item)
                 if previous is None or previous.scan_status == "missing":
-                    self._new_paths.add(item.path)
+                    item.new = True
+                    self._new_count += 1
             else:
                 self.counts.skipped += 1
                 kept_errors += previous is not None and previous.scan_status == "error"
@@ -789,7 +830,7 @@ class _Scan:
         )
         self.log.info(
             f"Incremental check: {self.counts.skipped} unchanged files skipped{kept}, "
-            f"{len(self._todo)} to scan ({len(self._new_paths)} new)"
+            f"{len(self._todo)} to scan ({self._new_count} new)"
             if not self.options.full
             else f"Full scan: all {len(self._todo)} files will be hashed and probed"
         )
@@ -802,30 +843,35 @@ class _Scan:
         if self.should_cancel():
             raise self._cancel_now()
 
-        def hashed_so_far(done: int, total: int) -> None:
-            self.hashed = done
-            self._report(PHASE_HASH, done, total)
-
         started = time.monotonic()
-        try:
-            results = _core.hash_files(
-                [item.path for item in todo],
-                progress=hashed_so_far,
-                should_cancel=self.should_cancel,
-            )
-        except _core.Cancelled:
-            raise self._cancel_now() from None
-        self.hashed = len(todo)
         errors = 0
         readable: list[_Discovered] = []
-        for item, (_path, digest, error) in zip(todo, results, strict=True):
-            if error is not None or digest is None:
-                errors += 1
-                self.finished += 1
-                self._file_error(item, f"cannot read file: {error or 'no hash'}", ERROR_READ)
-            else:
-                item.digest = digest
-                readable.append(item)
+        # In batches: the core's answer for 100,000 files at once would be 100,000 more tuples
+        # alive beside the list of files; a batch is still thousands of files in parallel.
+        for first in range(0, len(todo), HASH_BATCH_FILES):
+            batch = todo[first : first + HASH_BATCH_FILES]
+
+            def hashed_so_far(done: int, _total: int, first: int = first) -> None:
+                self.hashed = first + done
+                self._report(PHASE_HASH, first + done, len(todo))
+
+            try:
+                results = _core.hash_files(
+                    [item.path for item in batch],
+                    progress=hashed_so_far,
+                    should_cancel=self.should_cancel,
+                )
+            except _core.Cancelled:
+                raise self._cancel_now() from None
+            self.hashed = first + len(batch)
+            for item, (_path, digest, error) in zip(batch, results, strict=True):
+                if error is not None or digest is None:
+                    errors += 1
+                    self.finished += 1
+                    self._file_error(item, f"cannot read file: {error or 'no hash'}", ERROR_READ)
+                else:
+                    item.digest = digest
+                    readable.append(item)
         self.log.info(
             f"Hash: {len(todo)} files hashed in {time.monotonic() - started:.1f} s, "
             f"{errors} unreadable"

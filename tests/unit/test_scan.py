@@ -34,6 +34,7 @@ from vpo.scan import (
     ProgressRecorder,
     ScanCancelled,
     ScanOptions,
+    _unique_discovered,
     describe_walk_errors,
     ffprobe_error_message,
     needs_scan,
@@ -661,3 +662,18 @@ def test_sample_library_layout_is_what_the_tests_expect(tmp_path, media_cache):
     library = build_library(tmp_path / "lib", media_cache)
     assert len(library.videos) == 5
     assert all(path.stat().st_size > 1000 for path in library.videos.values())
+
+
+@given(st.lists(st.sampled_from(["/a", "/a/b", "/b", "/c d", "/é"]), max_size=12), st.booleans())
+def test_discovered_files_are_listed_once_each_sorted_or_not(paths: list[str], sort: bool):
+    if sort:
+        paths = sorted(paths)
+    files = [(path, len(path), float(n)) for n, path in enumerate(paths)]
+    unique = _unique_discovered(list(files))
+    first_seen = {}
+    for path, size, mtime in files:
+        first_seen.setdefault(path, (size, mtime))
+    assert sorted(item.path for item in unique) == sorted(first_seen)
+    assert all((item.size, item.mtime) == first_seen[item.path] for item in unique)
+    if sort:
+        assert [item.path for item in unique] == sorted(first_seen)
