@@ -52,6 +52,7 @@ PHASE_DISCOVER, PHASE_HASH, PHASE_PROBE, PHASE_SAVE = "discover", "hash", "probe
 PROBER_AV, PROBER_FFPROBE = "av", "ffprobe"
 PROBER_NAMES = {PROBER_AV: "PyAV", PROBER_FFPROBE: "ffprobe"}
 
+AV_NOT_FOUND = "the av package cannot be imported"
 PROBER_MISSING_MESSAGE = "no prober (av cannot be imported, ffprobe not found): probing skipped"
 
 # A batch is saved when it holds this many files or is this old, whichever comes first: large
@@ -886,6 +887,8 @@ class _Scan:
             self._skip_probing(todo)
             return
         self._report(PHASE_PROBE, 0, len(todo))
+        if self.options.prober == "auto" and self.probers[0] != PROBER_AV:
+            self.log.warning(f"{PROBER_NAMES[PROBER_AV]} cannot probe: {AV_NOT_FOUND}")
         started = time.monotonic()
         outcomes = {"ok": 0, "error": 0}
         pending: Iterator[_Discovered] = iter(todo)

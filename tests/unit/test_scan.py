@@ -677,3 +677,16 @@ def test_discovered_files_are_listed_once_each_sorted_or_not(paths: list[str], s
     assert all((item.size, item.mtime) == first_seen[item.path] for item in unique)
     if sort:
         assert [item.path for item in unique] == sorted(first_seen)
+
+
+def test_without_av_the_scan_probes_with_ffprobe_and_says_why(
+    harness, store, sample_library, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "av", None)  # `av` cannot be imported in this process
+    job_id, summary = harness.run([sample_library.root])
+    assert (summary["scanned"], summary["errors"], summary["probe_skipped"]) == (5, 0, False)
+    record = store.get_file(str(sample_library.path("tv/Show/S01E02.mkv")))
+    assert [s.language for s in record.streams] == [None, "eng", "jpn"]
+    log = "\n".join(harness.log_lines(job_id))
+    assert "WARN  PyAV cannot probe: the av package cannot be imported" in log
+    assert "5 files probed with ffprobe in" in log
