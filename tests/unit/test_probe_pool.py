@@ -22,7 +22,7 @@ from vpo.joblog import JobLog
 from vpo.jobs import RUNNING, SCAN
 from vpo.probe_pool import Crashed, Probed, ProbePool, TimedOut, Unavailable, death_detail
 from vpo.probe_worker import HANG_FOR_TESTS_ENV
-from vpo.scan import ScanOptions, run_scan
+from vpo.scan import ScanCancelled, ScanOptions, run_scan
 from vpo.store import JobStore
 
 SHORT_TIMEOUT = 3.0
@@ -218,4 +218,32 @@ def test_without_av_in_the_workers_the_scan_falls_back_to_ffprobe(
     text = (store.logs_dir / f"{job.id}.log").read_text()
     assert "PyAV cannot probe: cannot import av: no av here" in text
     assert "3 files probed with PyAV then ffprobe" in text
+    store.close()
+
+
+def test_a_cancel_ends_a_scan_whose_worker_hangs_at_once(tmp_path, media_cache, monkeypatch):
+    library = build_many(tmp_path / "lib", media_cache, 4)
+    stuck = library.root / "show/E001.mkv"
+    monkeypatch.setenv(HANG_FOR_TESTS_ENV, stuck.name)  # hangs far longer than the test waits
+    store = JobStore(tmp_path / "data")
+    job = store.create_job(SCAN, str(library.root), status=RUNNING)
+    cancel = threading.Event()
+    outcome: dict = {}
+
+    def scan() -> None:
+        options = ScanOptions(roots=[str(library.root)], probe_concurrency=1, probe_timeout=600)
+        with JobLog(store.logs_dir, job.id) as log:
+            try:
+                run_scan(store, job.id, options, log, cancel.is_set)
+            except ScanCancelled as exc:
+                outcome["cancelled"] = exc.summary
+
+    thread = threading.Thread(target=scan)
+    thread.start()
+    wait_until(lambda: worker_on(stuck, probe_workers_of(os.getpid())), timeout=60)
+    cancel.set()
+    thread.join(timeout=30)  # the 600 s probe timeout is not waited for
+    assert not thread.is_alive()
+    assert outcome["cancelled"]["scanned"] == 1  # E000, before the hang
+    assert probe_workers_of(os.getpid()) == []
     store.close()
