@@ -10,8 +10,8 @@ running, queued), then takes:
 - `web-jobs.png`, `web-detail.png` (1280x800) and `web-jobs-phone.png`, `web-detail-phone.png`
   (390x844 at twice the pixel density): the web dashboard in headless Chromium.
 
-The running job is held at a fixed point so every picture shows it mid-scan: one of its ffprobe
-processes is stopped with SIGSTOP (what a stalled disk looks like to the daemon) and let go at
+The running job is held at a fixed point so every picture shows it mid-scan: its probe worker
+is stopped with SIGSTOP on a file (what a stalled disk looks like to the daemon) and let go at
 the end. Times in the pictures are the real (UTC) times of the run, so every run differs in its
 pixels; `tests/integration/test_screenshots.py` checks that the script works, not what it drew.
 """
@@ -100,7 +100,9 @@ class Demo:
                 self.cache.copy_to(kind, self.media / folder / name)
         write_corrupt_video(self.media / "Movies" / "Broken Download.mkv")
         build_many(self.media / "Archive", self.cache, 40)
-        build_many(self.media / "Recordings", self.cache, 60)
+        # Many files: probing takes about a millisecond each, and the scan must still be going
+        # when the hold below catches its worker.
+        build_many(self.media / "Recordings", self.cache, 600)
         (self.media / "Old Share").mkdir()
         (self.media / "Incoming").mkdir()
 

@@ -81,7 +81,7 @@ def summary_sentence(summary_raw: dict | None) -> str | None:
     ]
     sentence = f"Found {_plural(count('found'), 'file')}: " + ", ".join(parts) + "."
     if summary_raw.get("probe_skipped"):
-        sentence += " Probing was skipped (ffprobe not available)."
+        sentence += " Probing was skipped (no prober available)."
     return sentence
 
 

@@ -1,9 +1,11 @@
 """The scan pipeline (docs/design.md §5): discover, skip unchanged, hash, probe, save, mark missing.
 
-This is the only module that runs ffprobe and calls `vpo._core`. Work that touches the disk runs
-outside any database transaction: the Rust core walks and hashes with the GIL released, ffprobe
-runs in worker threads, and results reach the store in small batches, each one short write
-transaction. The store therefore never holds a write lock across file I/O or an ffprobe call.
+This is the only module that decides how files are probed and calls `vpo._core`. Work that
+touches the disk runs outside any database transaction: the Rust core walks and hashes with the
+GIL released, probing runs in other processes (a pool of PyAV workers, `vpo/probe_pool.py`, or
+one ffprobe per file when `av` cannot be imported), and results reach the store in small
+batches, each one short write transaction. The store therefore never holds a write lock across
+file I/O or a probe.
 
 Progress goes to the job row (throttled, but at least once a second while it changes) and to an
 optional callback (every change, for a progress bar). Cancellation is checked at every file
@@ -12,19 +14,31 @@ boundary; a cancelled scan saves what it finished and raises `ScanCancelled`.
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vpo import _core
 from vpo.config import DEFAULT_EXTENSIONS
+from vpo.probe_pool import (
+    Crashed,
+    Failed,
+    Outcome,
+    Probed,
+    ProbePool,
+    Rejected,
+    TimedOut,
+    Unavailable,
+)
 from vpo.store import ERROR_PROBE, ERROR_READ, ScannedFile, ScannedStream
 
 if TYPE_CHECKING:
@@ -34,7 +48,12 @@ if TYPE_CHECKING:
 
 PHASE_DISCOVER, PHASE_HASH, PHASE_PROBE, PHASE_SAVE = "discover", "hash", "probe", "save"
 
-FFPROBE_MISSING_MESSAGE = "ffprobe not found: probing skipped"
+# The probers, best first: PyAV in a pool of worker processes, then one ffprobe per file.
+PROBER_AV, PROBER_FFPROBE = "av", "ffprobe"
+PROBER_NAMES = {PROBER_AV: "PyAV", PROBER_FFPROBE: "ffprobe"}
+
+AV_NOT_FOUND = "the av package cannot be imported"
+PROBER_MISSING_MESSAGE = "no prober (av cannot be imported, ffprobe not found): probing skipped"
 
 # A batch is saved when it holds this many files or is this old, whichever comes first: large
 # enough that a 100,000-file scan is a few hundred transactions, small enough that each one is
@@ -45,6 +64,9 @@ SAVE_BATCH_SECONDS = 1.0
 # Progress reaches the job row at most this often (each write bumps the row's version, which
 # invalidates every client's ETag), and a pending change is written within this time.
 PROGRESS_WRITE_INTERVAL = 0.25
+
+# Files handed to the core's hash_files at once (see _Scan.hash).
+HASH_BATCH_FILES = 4096
 
 # A changed file's share of work done once it is hashed; probing is the rest. Hashing reads
 # 128 KiB in parallel, probing starts a process, so probing dominates.
@@ -63,6 +85,9 @@ class ScanOptions:
     probe_concurrency: int = 2
     probe_timeout: float = 60.0
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    # "auto" (PyAV, else ffprobe), or one of PROBER_AV / PROBER_FFPROBE only: the parity tests
+    # and benchmarks/probe.py compare the two; nothing a user configures.
+    prober: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -91,15 +116,19 @@ class ScanCancelled(Exception):
 
 
 class ProbeError(Exception):
-    """ffprobe could not read a file (corrupt, unsupported, timed out)."""
+    """A file could not be probed (corrupt, unsupported, timed out, crashed the prober)."""
 
 
 class ProbeRejected(ProbeError):
-    """ffprobe ran and rejected the file's content (it exited with an error, or its output was
-    not the JSON it promises). Unlike a timeout, the same bytes would give the same answer."""
+    """The prober ran and rejected the file's content (FFmpeg refused it, or ffprobe's output
+    was not the JSON it promises). Unlike a timeout, the same bytes would give the same answer."""
 
 
-class FfprobeMissing(ProbeError):
+class ProberUnavailable(ProbeError):
+    """This prober cannot run at all (no `av` to import, no ffprobe executable)."""
+
+
+class FfprobeMissing(ProberUnavailable):
     """There is no ffprobe executable to run."""
 
 
@@ -109,7 +138,7 @@ class ProbeStopped(Exception):
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What ffprobe reported; a field it leaves out stays None (never guessed)."""
+    """What the prober reported; a field it leaves out stays None (never guessed)."""
 
     container: str | None
     duration: float | None
@@ -158,6 +187,12 @@ def parse_ffprobe_json(text: str) -> ProbeResult:
         raise ProbeRejected(f"ffprobe output is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProbeRejected("ffprobe output is not a JSON object")
+    return probe_result_from_dict(data)
+
+
+def probe_result_from_dict(data: dict[str, Any]) -> ProbeResult:
+    """The record's fields from ffprobe-shaped JSON: what ffprobe prints, and what the PyAV
+    worker sends (`vpo/probe_av.py`). One parser for both, so both give the same record."""
     fmt = data.get("format") if isinstance(data.get("format"), dict) else {}
     streams: list[ScannedStream] = []
     for position, raw in enumerate(data.get("streams") or []):
@@ -193,7 +228,39 @@ def ffprobe_error_message(returncode: int, stderr: str, path: str = "") -> str:
     reason = lines[-1] if lines else f"exit status {returncode}"
     if path and reason.startswith(f"{path}: "):
         reason = reason[len(path) + 2 :]
-    return f"ffprobe failed: {reason}"[:500]
+    return probe_failed_message(reason)
+
+
+def probe_failed_message(reason: str) -> str:
+    """The stored error of a rejected file, the same from both probers: FFmpeg's own words
+    (`probe failed: Invalid data found when processing input`)."""
+    return f"probe failed: {reason}"[:500]
+
+
+def probe_timeout_message(seconds: float) -> str:
+    return f"probe timed out after {seconds:g} s"
+
+
+def probe_crashed_message(detail: str) -> str:
+    return f"probe crashed ({detail})"
+
+
+def av_importable() -> bool:
+    """Whether `av` can be found, without importing it here: the daemon never loads FFmpeg
+    itself (the workers do), so its memory and its crash surface stay as they are. A package
+    that is found but fails to import is caught by the first worker, which says so."""
+    try:
+        return importlib.util.find_spec("av") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def choose_probers(preference: str, av_ok: bool, ffprobe: str | None) -> list[str]:
+    """The probers to try, in order: a scan falls back to the next one if one turns out
+    unusable. Empty: probing is skipped."""
+    allowed = [PROBER_AV, PROBER_FFPROBE] if preference == "auto" else [preference]
+    usable = {PROBER_AV: av_ok, PROBER_FFPROBE: ffprobe is not None}
+    return [name for name in allowed if usable.get(name, False)]
 
 
 # What the core's walk errors start with (src/walk.rs), and how the discover line counts them.
@@ -249,10 +316,9 @@ def needs_scan(
     Unchanged (same size and mtime) files are skipped unless the scan is full. A file last
     recorded as missing, or as an error other than a probe rejection, is scanned again: the cause
     may be gone (a read error, a probe timeout), and reusing its old record would keep stale
-    data. An unchanged file that ffprobe rejected is skipped and keeps its error: ffprobe would
-    only say the same again, at the cost of a process per broken file per scan. So is a file
-    recorded while ffprobe was missing, once ffprobe is there: otherwise it would stay without
-    stream data until a full scan.
+    data. An unchanged file that the prober rejected is skipped and keeps its error: it would
+    only say the same again. A file recorded while no prober was available is scanned again
+    once one is: otherwise it would stay without stream data until a full scan.
     """
     if full or known is None:
         return True
@@ -279,7 +345,9 @@ def unique_roots(roots: Iterable[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# ffprobe
+# The probers. Both have the same face for the probe loop: `has_room()`, `busy`, `submit(item)`,
+# `wait(timeout)` giving (item, ProbeResult or the ProbeError to record), `stop()` (refuse new
+# work; running probes answer or come back as ProbeStopped), `close()` (end everything now).
 
 
 def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -> ProbeResult:
@@ -293,7 +361,7 @@ def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -
             stderr=subprocess.PIPE,
         )
     except FileNotFoundError:
-        raise FfprobeMissing(FFPROBE_MISSING_MESSAGE) from None
+        raise FfprobeMissing("ffprobe not found") from None
     except OSError as exc:
         # The reason in words ("Permission denied"), not "[Errno 13] ...": it goes to the job log.
         raise ProbeError(f"cannot run ffprobe: {exc.strerror or exc}") from None
@@ -308,7 +376,7 @@ def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -
                 if stop.is_set():
                     raise ProbeStopped() from None
                 if time.monotonic() >= deadline:
-                    raise ProbeError(f"ffprobe timed out after {timeout:g} s") from None
+                    raise ProbeError(probe_timeout_message(timeout)) from None
     finally:
         if process.poll() is None:
             process.kill()
@@ -319,6 +387,104 @@ def probe_file(path: str, ffprobe: str, timeout: float, stop: threading.Event) -
         reason = stderr.decode("utf-8", "surrogateescape")
         raise ProbeRejected(ffprobe_error_message(process.returncode, reason, path))
     return parse_ffprobe_json(stdout.decode("utf-8", "replace"))
+
+
+ProbeAnswer = ProbeResult | ProbeError
+
+
+class _FfprobeProber:
+    """The fallback: one ffprobe process per file, each waited for on its own thread."""
+
+    name = PROBER_FFPROBE
+
+    def __init__(self, ffprobe: str, concurrency: int, timeout: float) -> None:
+        self._ffprobe = ffprobe
+        self._concurrency = concurrency
+        self._timeout = timeout
+        self._stop = threading.Event()
+        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ffprobe")
+        self._running: dict[Future[ProbeResult], _Discovered] = {}
+
+    @property
+    def busy(self) -> int:
+        return len(self._running)
+
+    def has_room(self) -> bool:
+        return not self._stop.is_set() and len(self._running) < self._concurrency
+
+    def submit(self, item: _Discovered) -> None:
+        future = self._threads.submit(
+            probe_file, item.path, self._ffprobe, self._timeout, self._stop
+        )
+        self._running[future] = item
+
+    def wait(self, timeout: float) -> list[tuple[_Discovered, ProbeAnswer | ProbeStopped]]:
+        finished, _ = wait(self._running, timeout=timeout, return_when=FIRST_COMPLETED)
+        answers: list[tuple[_Discovered, ProbeAnswer | ProbeStopped]] = []
+        for future in finished:
+            item = self._running.pop(future)
+            error = future.exception()
+            if error is None:
+                answers.append((item, future.result()))
+            elif isinstance(error, ProbeError | ProbeStopped):
+                answers.append((item, error))
+            else:
+                raise error
+        return answers
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._threads.shutdown(wait=True)
+
+
+class _AvProber:
+    """PyAV in a pool of persistent worker processes (`vpo/probe_pool.py`)."""
+
+    name = PROBER_AV
+
+    def __init__(self, concurrency: int, timeout: float) -> None:
+        self._pool: ProbePool[_Discovered] = ProbePool(concurrency, timeout)
+        self._stopped = False
+
+    @property
+    def busy(self) -> int:
+        return self._pool.busy
+
+    def has_room(self) -> bool:
+        return not self._stopped and self._pool.has_room()
+
+    def submit(self, item: _Discovered) -> None:
+        self._pool.submit(item.path, item)
+
+    def wait(self, timeout: float) -> list[tuple[_Discovered, ProbeAnswer | ProbeStopped]]:
+        return [(item, self.answer(outcome)) for item, outcome in self._pool.wait(timeout)]
+
+    def stop(self) -> None:
+        """No new files; those in flight still answer (a worker without `av` answers at once)."""
+        self._stopped = True
+
+    def close(self) -> None:
+        """Busy workers are killed: a cancel must not wait for FFmpeg."""
+        self._pool.close()
+
+    @staticmethod
+    def answer(outcome: Outcome) -> ProbeAnswer:
+        """A worker's outcome in the scan's terms: the record's fields, or the error to store."""
+        if isinstance(outcome, Probed):
+            return probe_result_from_dict(outcome.data)
+        if isinstance(outcome, Rejected):
+            return ProbeRejected(probe_failed_message(outcome.reason))
+        if isinstance(outcome, TimedOut):
+            return ProbeError(probe_timeout_message(outcome.seconds))
+        if isinstance(outcome, Crashed):
+            return ProbeError(probe_crashed_message(outcome.detail))
+        if isinstance(outcome, Unavailable):
+            return ProberUnavailable(outcome.reason)
+        assert isinstance(outcome, Failed)
+        return ProbeError(probe_failed_message(outcome.reason))
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,12 +592,16 @@ class SaveBuffer:
 # The pipeline
 
 
-@dataclass
+@dataclass(slots=True)
 class _Discovered:
+    """One discovered file. A scan holds one per file found (100,000 and more), so: slots, and
+    the "new" mark kept here rather than in a set of paths beside the list."""
+
     path: str
     size: int
     mtime: float
     digest: str | None = None
+    new: bool = False  # not in the store before this scan (or recorded missing)
 
 
 @dataclass
@@ -478,6 +648,40 @@ def _record(
     )
 
 
+def _unique_discovered(files: list[tuple[str, int, float]]) -> list[_Discovered]:
+    """The core's (path, size, mtime) list as _Discovered, each path once (overlapping roots
+    list a file twice).
+
+    The core returns the list sorted by path, so a duplicate is next to its first: each tuple
+    is replaced in place by its object, and no dictionary of 100,000 paths is built beside the
+    list. A list that is not sorted (a different core) is deduplicated with a set instead.
+    """
+    previous: str | None = None
+    kept = 0
+    for position, (path, size, mtime) in enumerate(files):
+        if previous is not None and path <= previous:
+            if path == previous:
+                continue
+            # Before `kept`: objects made so far; from `position`: tuples not yet looked at.
+            return _unique_unsorted([*files[:kept], *files[position:]])
+        files[kept] = _Discovered(path, size, mtime)  # type: ignore[call-overload]
+        kept += 1
+        previous = path
+    del files[kept:]
+    return files  # type: ignore[return-value]
+
+
+def _unique_unsorted(files: list[Any]) -> list[_Discovered]:
+    seen: set[str] = set()
+    unique: list[_Discovered] = []
+    for entry in files:
+        item = entry if isinstance(entry, _Discovered) else _Discovered(*entry)
+        if item.path not in seen:
+            seen.add(item.path)
+            unique.append(item)
+    return unique
+
+
 class _Scan:
     """State of one scan run; `run()` is the pipeline, one method per phase."""
 
@@ -503,12 +707,13 @@ class _Scan:
         self.finished = 0  # changed files done: saved with their data or as an error
         # Looked up once, first, so progress weighs hashing right from the start.
         self.ffprobe = shutil.which("ffprobe")
-        self.probing = self.ffprobe is not None
+        self.probers = choose_probers(options.prober, av_importable(), self.ffprobe)
+        self.probing = bool(self.probers)
         self._todo: list[_Discovered] = []
         self._unreadable: list[str] = []
-        # Paths not in the store before this scan: "added" counts those actually recorded, so a
-        # cancelled scan never reports more new files than it scanned.
-        self._new_paths: set[str] = set()
+        # Files not in the store before this scan (marked `new`): "added" counts those actually
+        # recorded, so a cancelled scan never reports more new files than it scanned.
+        self._new_count = 0
 
     # -- helpers
 
@@ -548,7 +753,7 @@ class _Scan:
 
     def _keep(self, item: _Discovered, record: ScannedFile) -> None:
         """Queue one finished file for saving, counting it as added when it is new."""
-        if item.path in self._new_paths:
+        if item.new:
             self.counts.added += 1
         self.saver.add(record)
 
@@ -588,9 +793,8 @@ class _Scan:
             )
         except _core.Cancelled:
             raise self._cancel_now() from None
-        unique: dict[str, _Discovered] = {}
-        for path, size, mtime in files:
-            unique.setdefault(path, _Discovered(path, size, mtime))
+        unique = _unique_discovered(files)
+        del files
         for path, message in walk_errors:
             self.counts.errors += 1
             # The core's messages already say what failed ("cannot read directory: ...",
@@ -604,19 +808,18 @@ class _Scan:
             f"Discover: {len(unique)} video files found in {time.monotonic() - started:.1f} s"
             + (f", {describe_walk_errors(walk_errors)}" if walk_errors else "")
         )
-        return list(unique.values())
+        return unique
 
     def select_changed(self, discovered: list[_Discovered]) -> None:
         known = self.store.known_files(self.roots)
         kept_errors = 0
         for item in discovered:
             previous = known.get(item.path)
-            if needs_scan(
-                previous, item.size, item.mtime, self.options.full, self.ffprobe is not None
-            ):
+            if needs_scan(previous, item.size, item.mtime, self.options.full, self.probing):
                 self._todo.append(item)
                 if previous is None or previous.scan_status == "missing":
-                    self._new_paths.add(item.path)
+                    item.new = True
+                    self._new_count += 1
             else:
                 self.counts.skipped += 1
                 kept_errors += previous is not None and previous.scan_status == "error"
@@ -628,7 +831,7 @@ class _Scan:
         )
         self.log.info(
             f"Incremental check: {self.counts.skipped} unchanged files skipped{kept}, "
-            f"{len(self._todo)} to scan ({len(self._new_paths)} new)"
+            f"{len(self._todo)} to scan ({self._new_count} new)"
             if not self.options.full
             else f"Full scan: all {len(self._todo)} files will be hashed and probed"
         )
@@ -641,30 +844,35 @@ class _Scan:
         if self.should_cancel():
             raise self._cancel_now()
 
-        def hashed_so_far(done: int, total: int) -> None:
-            self.hashed = done
-            self._report(PHASE_HASH, done, total)
-
         started = time.monotonic()
-        try:
-            results = _core.hash_files(
-                [item.path for item in todo],
-                progress=hashed_so_far,
-                should_cancel=self.should_cancel,
-            )
-        except _core.Cancelled:
-            raise self._cancel_now() from None
-        self.hashed = len(todo)
         errors = 0
         readable: list[_Discovered] = []
-        for item, (_path, digest, error) in zip(todo, results, strict=True):
-            if error is not None or digest is None:
-                errors += 1
-                self.finished += 1
-                self._file_error(item, f"cannot read file: {error or 'no hash'}", ERROR_READ)
-            else:
-                item.digest = digest
-                readable.append(item)
+        # In batches: the core's answer for 100,000 files at once would be 100,000 more tuples
+        # alive beside the list of files; a batch is still thousands of files in parallel.
+        for first in range(0, len(todo), HASH_BATCH_FILES):
+            batch = todo[first : first + HASH_BATCH_FILES]
+
+            def hashed_so_far(done: int, _total: int, first: int = first) -> None:
+                self.hashed = first + done
+                self._report(PHASE_HASH, first + done, len(todo))
+
+            try:
+                results = _core.hash_files(
+                    [item.path for item in batch],
+                    progress=hashed_so_far,
+                    should_cancel=self.should_cancel,
+                )
+            except _core.Cancelled:
+                raise self._cancel_now() from None
+            self.hashed = first + len(batch)
+            for item, (_path, digest, error) in zip(batch, results, strict=True):
+                if error is not None or digest is None:
+                    errors += 1
+                    self.finished += 1
+                    self._file_error(item, f"cannot read file: {error or 'no hash'}", ERROR_READ)
+                else:
+                    item.digest = digest
+                    readable.append(item)
         self.log.info(
             f"Hash: {len(todo)} files hashed in {time.monotonic() - started:.1f} s, "
             f"{errors} unreadable"
@@ -672,82 +880,99 @@ class _Scan:
         return readable
 
     def probe(self, todo: list[_Discovered]) -> None:
-        ffprobe = self.ffprobe
-        if ffprobe is None:
+        """Probe the hashed files with the first usable prober; if one turns out unusable
+        mid-scan (a worker cannot import `av`, ffprobe vanished), the files it did not finish go
+        to the next, and without any they are recorded unprobed."""
+        if not self.probers:
             self._skip_probing(todo)
             return
         self._report(PHASE_PROBE, 0, len(todo))
+        if self.options.prober == "auto" and self.probers[0] != PROBER_AV:
+            self.log.warning(f"{PROBER_NAMES[PROBER_AV]} cannot probe: {AV_NOT_FOUND}")
         started = time.monotonic()
-        stop = threading.Event()
         outcomes = {"ok": 0, "error": 0}
-        unprobed: list[_Discovered] = []  # left over if ffprobe disappears mid-scan
-        pending = iter(todo)
-        running: dict[Future[ProbeResult], _Discovered] = {}
-        concurrency = max(1, self.options.probe_concurrency)
-        cancelled = False
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ffprobe") as pool:
-            try:
-                while True:
-                    # Start probes up to the limit; the cancel check sits at each file boundary.
-                    while len(running) < concurrency and not cancelled and not stop.is_set():
-                        if self.should_cancel():
-                            cancelled = True
-                            stop.set()
-                            break
-                        item = next(pending, None)
-                        if item is None:
-                            break
-                        future = pool.submit(
-                            probe_file, item.path, ffprobe, self.options.probe_timeout, stop
-                        )
-                        running[future] = item
-                    if not running:
-                        break
-                    finished_now, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in finished_now:
-                        item = running.pop(future)
-                        outcome = self._probe_outcome(future, item)
-                        if outcome == "missing":
-                            stop.set()
-                        if outcome in ("missing", "stopped"):
-                            if not cancelled:
-                                unprobed.append(item)
-                            continue
-                        outcomes[outcome] += 1
-                        self.finished += 1
-                    self._report(PHASE_PROBE, sum(outcomes.values()), len(todo))
-                    self.saver.save_if_due()
-                    self.progress.flush_if_due()
-                    if running and not cancelled and self.should_cancel():
-                        cancelled = True
-                        stop.set()
-            finally:
-                stop.set()
-        if cancelled:
-            raise self._cancel_now()
-        if unprobed:
-            # ffprobe vanished mid-scan: the rest is recorded as if it had never been there.
-            self._skip_probing(unprobed + list(pending))
+        pending: Iterator[_Discovered] = iter(todo)
+        used: list[str] = []
+        for name in self.probers:
+            used.append(PROBER_NAMES[name])
+            unusable = self._probe_with(self._make_prober(name), pending, outcomes, len(todo))
+            if unusable is None:
+                break
+            reason, left = unusable
+            self.log.warning(f"{PROBER_NAMES[name]} cannot probe: {reason}")
+            pending = itertools.chain(left, pending)
+        else:
+            # No prober left: the rest is recorded as if none had ever been there.
+            self._skip_probing(list(pending))
             return
         self.log.info(
-            f"Probe: {outcomes['ok']} files probed in {time.monotonic() - started:.1f} s, "
-            f"{outcomes['error']} errors"
+            f"Probe: {outcomes['ok']} files probed with {' then '.join(used)} in "
+            f"{time.monotonic() - started:.1f} s, {outcomes['error']} errors"
         )
 
-    def _probe_outcome(self, future: Future[ProbeResult], item: _Discovered) -> str:
+    def _make_prober(self, name: str) -> _AvProber | _FfprobeProber:
+        concurrency = max(1, self.options.probe_concurrency)
+        if name == PROBER_AV:
+            return _AvProber(concurrency, self.options.probe_timeout)
+        assert self.ffprobe is not None
+        return _FfprobeProber(self.ffprobe, concurrency, self.options.probe_timeout)
+
+    def _probe_with(
+        self,
+        prober: _AvProber | _FfprobeProber,
+        pending: Iterator[_Discovered],
+        outcomes: dict[str, int],
+        total: int,
+    ) -> tuple[str, list[_Discovered]] | None:
+        """Run `pending` through one prober. None when all are done; (why, the files it left
+        unprobed) when the prober turned out unusable. Raises ScanCancelled on a cancel."""
+        unusable: str | None = None
+        left: list[_Discovered] = []
+        cancelled = False
         try:
-            result = future.result()
-        except FfprobeMissing:
-            return "missing"
-        except ProbeStopped:
-            return "stopped"
-        except ProbeRejected as exc:
-            self._file_error(item, str(exc), ERROR_PROBE)
+            while True:
+                # Start probes up to the limit; the cancel check sits at each file boundary.
+                while prober.has_room() and unusable is None:
+                    if self.should_cancel():
+                        cancelled = True
+                        break
+                    item = next(pending, None)
+                    if item is None:
+                        break
+                    prober.submit(item)
+                if cancelled or not prober.busy:
+                    break
+                for item, answer in prober.wait(0.25):
+                    if isinstance(answer, ProberUnavailable | ProbeStopped):
+                        if isinstance(answer, ProberUnavailable) and unusable is None:
+                            unusable = str(answer)
+                            prober.stop()
+                        left.append(item)
+                        continue
+                    outcomes[self._keep_probed(item, answer)] += 1
+                    self.finished += 1
+                self._report(PHASE_PROBE, sum(outcomes.values()), total)
+                self.saver.save_if_due()
+                self.progress.flush_if_due()
+                if prober.busy and self.should_cancel():
+                    cancelled = True
+                    break
+        finally:
+            # On a cancel this ends running probes at once; their answers would be thrown away.
+            prober.close()
+        if cancelled:
+            raise self._cancel_now()
+        return None if unusable is None else (unusable, left)
+
+    def _keep_probed(self, item: _Discovered, answer: ProbeAnswer) -> str:
+        """Queue one probed file, as a record or as an error; "ok" or "error"."""
+        if isinstance(answer, ProbeRejected):
+            self._file_error(item, str(answer), ERROR_PROBE)
             return "error"
-        except ProbeError as exc:
-            self._file_error(item, str(exc), None)
+        if isinstance(answer, ProbeError):
+            self._file_error(item, str(answer), None)
             return "error"
-        self._keep(item, _record(item, status="ok", probe=result))
+        self._keep(item, _record(item, status="ok", probe=answer))
         return "ok"
 
     def _skip_probing(self, todo: list[_Discovered]) -> None:
@@ -758,7 +983,7 @@ class _Scan:
         self.probing = False
         if todo:
             self.counts.probe_skipped = True
-            self.log.warning(FFPROBE_MISSING_MESSAGE)
+            self.log.warning(PROBER_MISSING_MESSAGE)
         self._report(PHASE_SAVE, 0, len(todo))
         for number, item in enumerate(todo, start=1):
             if self.should_cancel():

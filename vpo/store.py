@@ -140,7 +140,7 @@ class ScannedFile:
     error_kind: str | None = None  # ERROR_READ, ERROR_PROBE or None, with scan_status 'error'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KnownFile:
     """What the store already knows of a file, enough to decide whether to rescan it."""
 
@@ -1167,11 +1167,15 @@ class JobStore:
 
         Roots match whole path segments: a scan of /tv never touches /tv2.
         """
-        known = self.known_files(roots)
+        # Rows are read one at a time and only the gone paths kept: after a first scan of
+        # 100,000 files, a KnownFile per stored file would be the scan's largest allocation.
+        conn = self._reader()
         gone = [
             path
-            for path, info in known.items()
-            if path not in seen and info.scan_status != "missing"
+            for root in roots
+            for clause, args in _under_root_clauses(root)
+            for row in conn.execute(f"SELECT path, scan_status FROM files WHERE {clause}", args)
+            if row["scan_status"] != "missing" and (path := _path_from_db(row["path"])) not in seen
         ]
         if not gone:
             return 0

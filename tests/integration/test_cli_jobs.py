@@ -3,8 +3,9 @@
 The CLI runs as a subprocess through the installed `vpo` console script, exactly as a user or a
 cron script runs it; the daemon is found through VPO_URL. Jobs are real scans: a sample library
 of real videos for jobs that complete, and a directory of many junk `.mkv` files for a job that
-runs long enough to be cancelled or followed (ffprobe fails on each file, which the scan records
-as a per-file error and goes on).
+stays running until it is cancelled: the prober rejects each file, which the scan records as a
+per-file error and goes on, and one probe is held (tests/support/probe_hold.py) so the scan
+cannot end on its own however fast the files go.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.daemon import VPO_EXECUTABLE, DaemonProcess, wait_until
+from tests.support.probe_hold import HeldProbe
 from vpo.client import AsyncVpoClient, JobListParams, VpoClient
 
 TERMINAL = {"completed", "failed", "cancelled"}
-SLOW_FILES = 1500  # at ~20-40 ms per ffprobe run, a scan of several seconds or more
+SLOW_FILES = 300
 TOKEN = "integration-token-0123456789"
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -90,17 +92,24 @@ def wait_for_status(api: VpoClient, job_id: str, statuses: set[str], timeout: fl
 
 
 @pytest.fixture
-def running_slow_job(api: VpoClient, tmp_path: Path) -> Callable[[], str]:
-    """Start a long scan and return its id once the daemon reports it running with a log line."""
+def running_slow_job(
+    daemon: DaemonProcess, api: VpoClient, tmp_path: Path
+) -> Iterator[Callable[[], str]]:
+    """Start a scan that runs until cancelled (one of its probes held) and return its id once
+    the daemon reports it running with a log line."""
+    holds: list[HeldProbe] = []
 
     def start() -> str:
         slow = make_slow_dir(tmp_path / f"slow-{len(list(tmp_path.glob('slow-*')))}")
         job_id = api.submit_scan(str(slow))["id"]
+        holds.append(HeldProbe(daemon.pid))
         wait_for_status(api, job_id, {"running"})
         wait_until(lambda: api.get_logs(job_id).data.total_lines > 0, timeout=30)
         return job_id
 
-    return start
+    yield start
+    for held in holds:
+        held.release()
 
 
 # --- list / show / logs ----------------------------------------------------------------------
@@ -200,7 +209,7 @@ def test_cancel_wait_and_errors_of_a_queued_and_a_running_job(daemon, api, runni
     assert cancelled.stdout.strip() == f"job {queued[:8]} cancelled"
     assert job_status(api, queued) == "cancelled"
 
-    # Let the slow scan record a few per-file errors (junk files ffprobe cannot read).
+    # Let the slow scan record a few per-file errors (junk files no prober can read).
     wait_until(lambda: api.get_errors(running, limit=1)["total"] >= 6, timeout=30)
     asked = run_vpo("jobs", "cancel", running, url=daemon.url)
     assert asked.returncode == 0, asked.stderr

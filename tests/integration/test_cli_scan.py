@@ -23,6 +23,7 @@ from tests.support.media import (
     fresh_scan_summary,
     write_corrupt_video,
 )
+from tests.support.probe_hold import HeldProbe
 from tests.support.small_disk import fill, small_disk
 from vpo.client import VpoClient
 from vpo.store import JobQuery, JobStore
@@ -156,8 +157,9 @@ def test_sigint_ends_a_foreground_scan_cancelled(tmp_path, media_cache):
     library = build_many(tmp_path / "lib", media_cache, 150)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    # One probe at a time: 150 files take seconds, ample time to interrupt mid-probe.
-    (data_dir / "config.toml").write_text("[jobs]\nprobe_concurrency = 1\n")
+    # Two probes at a time, one of them held (SIGSTOP): the other probes the rest, and the scan
+    # cannot end before the interrupt however fast the files go.
+    (data_dir / "config.toml").write_text("[jobs]\nprobe_concurrency = 2\n")
     process = subprocess.Popen(
         [str(VPO_EXECUTABLE), "scan", str(library.root), "--data-dir", str(data_dir)],
         env=scan_env(),
@@ -165,7 +167,9 @@ def test_sigint_ends_a_foreground_scan_cancelled(tmp_path, media_cache):
         stderr=subprocess.PIPE,
         text=True,
     )
+    held = None
     try:
+        held = HeldProbe(process.pid)
         # The log file appears only after the job row is committed (the runner opens it).
         wait_until(lambda: list((data_dir / "logs").glob("*.log")), timeout=30)
         with JobStore(data_dir) as store:
@@ -181,6 +185,8 @@ def test_sigint_ends_a_foreground_scan_cancelled(tmp_path, media_cache):
             stdout, stderr = process.communicate(timeout=30)
             final = store.get_job(running.id)
     finally:
+        if held is not None:
+            held.release()
         if process.poll() is None:
             process.kill()
             process.communicate()

@@ -1,9 +1,9 @@
 """The `vpo serve` process: start-up refusals, signals, crashes, orphans, retention, config.
 
 A scan that is still running when the test acts on it comes from a library of many real videos
-(hard links of one small encoding) probed one at a time (`jobs.probe_concurrency = 1`): each
-ffprobe call takes tens of milliseconds, so a few hundred files give a scan of several seconds,
-far longer than the sub-second reactions the tests wait for.
+(hard links of one small encoding) with one of its two probes held (SIGSTOP,
+tests/support/probe_hold.py): the other probe goes through the rest, and the scan cannot end
+before the test acts, however fast the files are probed.
 """
 
 from __future__ import annotations
@@ -24,12 +24,22 @@ import pytest
 
 from tests.support.daemon import DaemonProcess, wait_until
 from tests.support.media import MediaCache, build_many
-from tests.support.probe_hold import HeldProbe
+from tests.support.probe_hold import HeldProbe, probe_children
 from vpo.joblog import JobLog, log_path, read_log
 from vpo.jobs import COMPLETED, FAILED, QUEUED, RUNNING, format_timestamp, utc_now
 from vpo.store import JobStore
 
-SLOW_SCAN = {"jobs": {"probe_concurrency": 1}}
+SLOW_SCAN = {"jobs": {"probe_concurrency": 2}}  # one probe held, the other goes on
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
 
 DaemonFactory = Callable[..., DaemonProcess]
 
@@ -159,6 +169,7 @@ def test_sigterm_during_a_scan_requeues_it_and_answers_503(
     library = build_many(tmp_path / "many", media_cache, 300)
     daemon = daemon_factory(config=SLOW_SCAN).start()
     job_id = submit_scan(daemon, library.root)
+    held = HeldProbe(daemon.pid)
     wait_running(daemon, job_id, min_processed=1)
     seen: list[dict] = []
 
@@ -174,7 +185,7 @@ def test_sigterm_during_a_scan_requeues_it_and_answers_503(
     # A probe held (SIGSTOP) across the signal: the scan cannot finish within the shutdown
     # grace however fast the machine is, so it is the requeue path that runs. The daemon kills
     # the held probe (SIGKILL works on a stopped process) when the grace runs out.
-    with HeldProbe(daemon.pid):
+    with held:
         daemon.signal(signal.SIGTERM)
         exit_deadline = time.monotonic() + 10  # docs/design.md §3: exit within 10 s of the signal
         wait_until(shutting_down_seen, timeout=10)
@@ -193,10 +204,11 @@ def test_sigterm_during_a_scan_requeues_it_and_answers_503(
 
     # The next daemon takes it up again.
     daemon.start()
-    state = wait_running(daemon, job_id)
-    assert state["attempts"] == 2
-    with daemon.client() as http:
-        assert http.post(f"/api/jobs/{job_id}/cancel", json={}).status_code == 200
+    with HeldProbe(daemon.pid):  # still running when the cancel arrives
+        state = wait_running(daemon, job_id)
+        assert state["attempts"] == 2
+        with daemon.client() as http:
+            assert http.post(f"/api/jobs/{job_id}/cancel", json={}).status_code == 200
     assert wait_terminal(daemon, job_id)["status"] == "cancelled"
 
 
@@ -210,9 +222,17 @@ def test_kill_9_mid_scan_then_restart_completes_with_nothing_lost(
     library = build_many(tmp_path / "many", media_cache, count)
     daemon = daemon_factory(config=SLOW_SCAN).start()
     job_id = submit_scan(daemon, library.root)
+    held = HeldProbe(daemon.pid)
     state = wait_running(daemon, job_id, min_processed=3)
     assert state["processed_count"] < count
+    workers = [pid for pid, _ in probe_children(daemon.pid)]
+    assert held.pid in workers
     daemon.kill()
+    # No probe worker outlives the daemon. The held one is let go first: it may have been
+    # stopped while still starting, before it asked the kernel for SIGKILL on its parent's
+    # death; resumed, it finds its parent gone and leaves (vpo/probe_worker.py).
+    held.release()
+    wait_until(lambda: not any(alive(pid) for pid in workers), timeout=10)
 
     daemon.start()
     final = wait_terminal(daemon, job_id, timeout=120)
@@ -253,9 +273,10 @@ def test_three_interrupted_attempts_fail_the_job(
     daemon = daemon_factory(config=SLOW_SCAN).start()
     job_id = submit_scan(daemon, library.root)
     for attempt in (1, 2, 3):
-        state = wait_running(daemon, job_id)
-        assert state["attempts"] == attempt
-        daemon.kill()
+        with HeldProbe(daemon.pid):  # still running when killed, however fast the probes
+            state = wait_running(daemon, job_id)
+            assert state["attempts"] == attempt
+            daemon.kill()
         daemon.start()
     final = wait_terminal(daemon, job_id, timeout=15)
     assert final["status"] == "failed"
@@ -285,8 +306,8 @@ def test_a_cancel_answered_before_a_kill_9_holds_across_the_restart(
     # nothing), the scenario is played again.
     for _ in range(3):
         job_id = submit_scan(daemon, library.root)
-        wait_running(daemon, job_id, min_processed=1)
         with HeldProbe(daemon.pid):
+            wait_running(daemon, job_id, min_processed=1)
             with daemon.client() as http:
                 answer = http.post(f"/api/jobs/{job_id}/cancel", json={})
             daemon.kill()

@@ -86,9 +86,9 @@ def test_a_folder_with_such_names_scans_rescans_and_marks_missing(
             (readable_root + "/broken\\xe9.mkv", False)
         ]
         # ffprobe's own quote of the path is dropped, as for any other name.
-        assert errors[0]["message"] == "ffprobe failed: Invalid data found when processing input"
+        assert errors[0]["message"] == "probe failed: Invalid data found when processing input"
         log = "\n".join(http.get(f"/api/jobs/{first['id']}/logs").json()["lines"])
-        assert f"ERROR {readable_root}/broken\\xe9.mkv: ffprobe failed" in log
+        assert f"ERROR {readable_root}/broken\\xe9.mkv: probe failed" in log
 
         # A rescan matches every row again: nothing new, nothing re-probed.
         second = scan(http, {"path": readable_root})
@@ -105,7 +105,7 @@ def test_a_folder_with_such_names_scans_rescans_and_marks_missing(
 
     shown = vpo(daemon, "jobs", "errors", first["id"])
     assert shown.returncode == 0, shown.stderr
-    assert f"{readable_root}/broken\\xe9.mkv ({NOTE}): ffprobe failed" in shown.stdout
+    assert f"{readable_root}/broken\\xe9.mkv ({NOTE}): probe failed" in shown.stdout
 
 
 def test_post_and_scan_async_on_a_directory_that_is_not_utf8(
@@ -184,8 +184,8 @@ def test_the_cli_shows_invisible_characters_in_names_escaped(
     }
     assert shown_folder in outputs["list"]
     assert re.search(rf"^\s*target\s+{re.escape(shown_folder)}$", outputs["show"], re.M)
-    assert f"{shown_file}: ffprobe failed" in outputs["errors"]
-    assert f"ERROR {shown_file}: ffprobe failed" in outputs["logs"]
+    assert f"{shown_file}: probe failed" in outputs["errors"]
+    assert f"ERROR {shown_file}: probe failed" in outputs["logs"]
     for name, output in outputs.items():
         assert not any(ch in output for ch in "\u202e\u2066\u200b"), name
 
@@ -193,5 +193,5 @@ def test_the_cli_shows_invisible_characters_in_names_escaped(
     data_dir = tmp_path / "foreground-data"
     foreground = vpo(daemon, "scan", str(folder), "--data-dir", str(data_dir))
     assert foreground.returncode == 0, foreground.stderr
-    assert f"error: {shown_file}: ffprobe failed" in foreground.stdout
+    assert f"error: {shown_file}: probe failed" in foreground.stdout
     assert "\u202e" not in foreground.stdout + foreground.stderr

@@ -34,7 +34,7 @@ SVGS = {
         "○ queued",
         "● connected",
     ),
-    "tui-detail.svg": (" of 60 files done · probe", "Log (following)", "● connected"),
+    "tui-detail.svg": (" of 600 files done · probe", "Log (following)", "● connected"),
 }
 # name -> (width, height) in pixels: desktop 1280x800, phone 390x844 at device scale 2
 PNGS = {

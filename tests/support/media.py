@@ -153,3 +153,73 @@ def fresh_scan_summary(files: int) -> dict:
         "errors": 0,
         "probe_skipped": False,
     }
+
+
+# -- clips for comparing the two probers (tests/unit/test_probe_parity.py) --------------------
+
+
+def _ffmpeg(*args: str) -> None:
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-y", *args]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def _picture(seconds: int = 1) -> list[str]:
+    return ["-f", "lavfi", "-i", f"testsrc=duration={seconds}:size=64x48:rate=5"]
+
+
+def _tone(seconds: int = 1, channels: int = 1) -> list[str]:
+    layout = "stereo" if channels == 2 else "mono"
+    return ["-f", "lavfi", "-i", f"sine=duration={seconds},aformat=channel_layouts={layout}"]
+
+
+def encode_probe_clips(folder: Path, cache: MediaCache) -> dict[str, Path]:
+    """Files that cover what a prober meets: containers and codecs, audio languages, a subtitle
+    stream, audio only, an attachment, and the broken kinds (empty, truncated, junk).
+
+    Every file is made with the system ffmpeg, named by what it is.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    clips: dict[str, Path] = {}
+
+    def make(name: str, *args: str) -> None:
+        clips[name] = folder / name
+        _ffmpeg(*args, str(clips[name]))
+
+    clips["h264-aac-eng-jpn.mkv"] = shutil.copyfile(
+        cache.original("mkv_eng_jpn"), folder / "h264-aac-eng-jpn.mkv"
+    )
+    clips["h264-aac-fra.mp4"] = shutil.copyfile(
+        cache.original("mp4_fra"), folder / "h264-aac-fra.mp4"
+    )
+    make(
+        "vp9-opus.webm",
+        *_picture(),
+        *_tone(channels=2),
+        *("-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus", "-shortest"),
+    )
+    subtitles = folder / "subtitles.srt"
+    subtitles.write_text("1\n00:00:00,000 --> 00:00:00,500\nhello\n")
+    make(
+        "h264-subrip-ger.mkv",
+        *_picture(),
+        *("-i", str(subtitles), "-c:v", "libx264", "-preset", "ultrafast", "-c:s", "srt"),
+        *("-metadata:s:s:0", "language=ger"),
+    )
+    make("vorbis-stereo-audio-only.mka", *_tone(channels=2), "-c:a", "libvorbis")
+    make("mpeg4-mp3.avi", *_picture(), *_tone(), "-c:v", "mpeg4", "-c:a", "libmp3lame")
+    make(
+        "h264-with-attachment.mkv",
+        *("-i", str(clips["h264-aac-eng-jpn.mkv"]), "-attach", str(subtitles)),
+        *("-metadata:s:t", "mimetype=text/plain", "-map", "0", "-c", "copy"),
+    )
+    clips["zero-length.mkv"] = folder / "zero-length.mkv"
+    clips["zero-length.mkv"].write_bytes(b"")
+    for name, source, keep in (
+        ("truncated-header.mp4", "h264-aac-fra.mp4", 3000),
+        ("truncated-body.mkv", "h264-aac-eng-jpn.mkv", 2000),
+    ):
+        clips[name] = folder / name
+        clips[name].write_bytes(clips[source].read_bytes()[:keep])
+    clips["junk.mkv"] = write_corrupt_video(folder / "junk.mkv")
+    subtitles.unlink()
+    return clips

@@ -137,7 +137,7 @@ def test_summary_sentences() -> None:
         "Found 1 file: 1 scanned (1 new), 0 unchanged, 0 missing, 2 errors."
     )
     assert summary_sentence({"found": 3, "scanned": 3, "probe_skipped": True}).endswith(
-        "Probing was skipped (ffprobe not available)."
+        "Probing was skipped (no prober available)."
     )
     # A summary of a job type this version does not know is still readable.
     assert summary_sentence({"moved": 4, "target": "/b"}) == "moved: 4, target: /b."

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
 from tests.support.media import build_many
 from vpo.joblog import read_log
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, SCAN, SUMMARY_KEYS
-from vpo.runner import SHUTDOWN_NOTE, CancelCheck, describe_failure, run_job
+from vpo.runner import (
+    CANCEL_POLL_INTERVAL,
+    SHUTDOWN_NOTE,
+    CancelCheck,
+    describe_failure,
+    run_job,
+)
 from vpo.scan import Progress
 from vpo.store import JobStore
 
@@ -128,14 +135,20 @@ def test_failures_are_described_in_words_without_errno_numbers(exc, expected):
 def test_cancel_requested_in_the_store_ends_the_job_cancelled_with_progress_kept(
     store, tmp_path, media_cache
 ):
-    # Enough files that probing outlasts the runner's cancel poll interval (0.25 s) by far.
     library = build_many(tmp_path / "lib", media_cache, 40)
     job = running_scan(store, library.root)
     other_process = JobStore(store.data_dir)  # a cancel arrives the way `vpo jobs cancel` sends it
 
     def cancel_after_two(progress: Progress) -> None:
-        if progress.phase == "probe" and progress.phase_done == 2:
+        if progress.phase == "probe" and progress.phase_done >= 2 and not requested:
+            requested.append(True)
             other_process.request_cancel(job.id)
+            # The runner reads the store for a cancel at most once per CANCEL_POLL_INTERVAL (a
+            # time-based throttle by design); holding the scan that long makes its next file
+            # boundary read the request, however fast the files are probed.
+            time.sleep(CANCEL_POLL_INTERVAL)
+
+    requested: list[bool] = []
 
     final = run_job(store, job, probe_concurrency=1, on_progress=cancel_after_two)
     other_process.close()

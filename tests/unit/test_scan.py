@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,14 +26,15 @@ from tests.support.media import build_library, build_many, fresh_scan_summary, w
 from vpo.joblog import JobLog, read_log
 from vpo.jobs import RUNNING, SCAN
 from vpo.scan import (
-    FFPROBE_MISSING_MESSAGE,
     PERCENT_CEILING,
+    PROBER_MISSING_MESSAGE,
     ProbeError,
     ProbeStopped,
     Progress,
     ProgressRecorder,
     ScanCancelled,
     ScanOptions,
+    _unique_discovered,
     describe_walk_errors,
     ffprobe_error_message,
     needs_scan,
@@ -103,11 +105,11 @@ def test_ffprobe_error_message_is_the_last_stderr_line():
         "/lib/x.mkv: Invalid data found when processing input\n\n"
     )
     assert ffprobe_error_message(1, stderr) == (
-        "ffprobe failed: /lib/x.mkv: Invalid data found when processing input"
+        "probe failed: /lib/x.mkv: Invalid data found when processing input"
     )
-    assert ffprobe_error_message(1, "") == "ffprobe failed: exit status 1"
+    assert ffprobe_error_message(1, "") == "probe failed: exit status 1"
     assert ffprobe_error_message(1, stderr, "/lib/x.mkv") == (
-        "ffprobe failed: Invalid data found when processing input"
+        "probe failed: Invalid data found when processing input"
     )
 
 
@@ -393,7 +395,7 @@ def test_unreadable_and_corrupt_files_are_errors_and_the_rest_completes(
     for relative in ("tv/Show/S01E01.mkv", "tv2/Extra/E01.mkv", "movies/Film (2020)/Film.mp4"):
         assert store.get_file(str(sample_library.path(relative))).scan_status == "ok"
     log = "\n".join(harness.log_lines(job_id))
-    assert f"{corrupt}: ffprobe failed" in log
+    assert f"{corrupt}: probe failed: Invalid data found when processing input" in log
     assert f"{vanishing}: cannot read file" in log
 
     # The vanished file comes back exactly as it was (same size and mtime). A read failure is
@@ -510,12 +512,15 @@ def test_progress_is_visible_to_another_connection_while_the_scan_runs(
     assert summary["scanned"] == 5
 
 
-def test_without_ffprobe_files_are_recorded_unprobed_and_the_log_says_so_once(
+def test_without_a_prober_files_are_recorded_unprobed_and_the_log_says_so_once(
     harness, store, sample_library, tmp_path, monkeypatch
 ):
+    # Neither prober: `av` cannot be imported here (a None entry in sys.modules makes both
+    # `import av` and the scan's find_spec fail, as a missing package does), no ffprobe on PATH.
     empty_bin = tmp_path / "bin-without-ffprobe"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
+    monkeypatch.setitem(sys.modules, "av", None)
     job_id, summary = harness.run([sample_library.root])
     assert summary["probe_skipped"] is True
     assert (summary["found"], summary["scanned"], summary["errors"]) == (5, 5, 0)
@@ -526,12 +531,12 @@ def test_without_ffprobe_files_are_recorded_unprobed_and_the_log_says_so_once(
         # Nothing guessed from the file name or extension.
         assert (record.container, record.duration, record.streams) == (None, None, [])
     log = harness.log_lines(job_id)
-    assert sum(FFPROBE_MISSING_MESSAGE in line for line in log) == 1
+    assert sum(PROBER_MISSING_MESSAGE in line for line in log) == 1
     # A rescan with nothing to probe skipped nothing, and says nothing about it.
     job_id, summary = harness.run([sample_library.root])
     assert (summary["skipped"], summary["probe_skipped"]) == (5, False)
-    assert not any(FFPROBE_MISSING_MESSAGE in line for line in harness.log_lines(job_id))
-    # With ffprobe back on PATH, the next incremental scan probes the files it never could.
+    assert not any(PROBER_MISSING_MESSAGE in line for line in harness.log_lines(job_id))
+    # With the probers back, the next incremental scan probes the files it never could.
     monkeypatch.undo()
     job_id, summary = harness.run([sample_library.root])
     assert (summary["skipped"], summary["scanned"], summary["probe_skipped"]) == (0, 5, False)
@@ -572,6 +577,8 @@ def test_walk_problems_are_counted_by_kind():
     assert describe_walk_errors([]) == ""
 
 
+MISSING = object()
+
 # Any bytes a Linux file name may hold: everything but '/' and NUL.
 name_bytes = st.binary(min_size=1, max_size=48).map(
     lambda raw: raw.replace(b"/", b"_").replace(b"\0", b"_")
@@ -579,17 +586,23 @@ name_bytes = st.binary(min_size=1, max_size=48).map(
 
 
 @contextmanager
-def ffprobe_hidden() -> Iterator[None]:
-    """PATH without ffprobe (the scan then records files unprobed), restored afterwards."""
-    saved = os.environ.get("PATH")
+def probers_hidden() -> Iterator[None]:
+    """No `av` to import and PATH without ffprobe (the scan then records files unprobed),
+    restored afterwards."""
+    saved_path, saved_av = os.environ.get("PATH"), sys.modules.get("av", MISSING)
     os.environ["PATH"] = ""
+    sys.modules["av"] = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        if saved is None:
+        if saved_path is None:
             del os.environ["PATH"]
         else:
-            os.environ["PATH"] = saved
+            os.environ["PATH"] = saved_path
+        if saved_av is MISSING:
+            del sys.modules["av"]
+        else:
+            sys.modules["av"] = saved_av
 
 
 @settings(max_examples=40, deadline=None)
@@ -597,7 +610,7 @@ def ffprobe_hidden() -> Iterator[None]:
 def test_any_byte_name_is_found_stored_skipped_when_unchanged_and_marked_missing(
     folder: bytes, names: list[bytes]
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp, ffprobe_hidden():
+    with tempfile.TemporaryDirectory() as tmp, probers_hidden():
         root = os.fsencode(tmp) + b"/lib"
         os.makedirs(root + b"/" + folder)
         on_disk = []
@@ -649,3 +662,31 @@ def test_sample_library_layout_is_what_the_tests_expect(tmp_path, media_cache):
     library = build_library(tmp_path / "lib", media_cache)
     assert len(library.videos) == 5
     assert all(path.stat().st_size > 1000 for path in library.videos.values())
+
+
+@given(st.lists(st.sampled_from(["/a", "/a/b", "/b", "/c d", "/é"]), max_size=12), st.booleans())
+def test_discovered_files_are_listed_once_each_sorted_or_not(paths: list[str], sort: bool):
+    if sort:
+        paths = sorted(paths)
+    files = [(path, len(path), float(n)) for n, path in enumerate(paths)]
+    unique = _unique_discovered(list(files))
+    first_seen = {}
+    for path, size, mtime in files:
+        first_seen.setdefault(path, (size, mtime))
+    assert sorted(item.path for item in unique) == sorted(first_seen)
+    assert all((item.size, item.mtime) == first_seen[item.path] for item in unique)
+    if sort:
+        assert [item.path for item in unique] == sorted(first_seen)
+
+
+def test_without_av_the_scan_probes_with_ffprobe_and_says_why(
+    harness, store, sample_library, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "av", None)  # `av` cannot be imported in this process
+    job_id, summary = harness.run([sample_library.root])
+    assert (summary["scanned"], summary["errors"], summary["probe_skipped"]) == (5, 0, False)
+    record = store.get_file(str(sample_library.path("tv/Show/S01E02.mkv")))
+    assert [s.language for s in record.streams] == [None, "eng", "jpn"]
+    log = "\n".join(harness.log_lines(job_id))
+    assert "WARN  PyAV cannot probe: the av package cannot be imported" in log
+    assert "5 files probed with ffprobe in" in log
