@@ -2,10 +2,10 @@
 tree can help, and run through a user's first minutes (daemon, scan, CLI, terminal client).
 
 Everything runs for real: maturin --zig builds the wheel, pip installs it into a fresh virtualenv,
-the installed `vpo serve` scans real clips with ffprobe. The install is offline, from the runtime
-wheels scripts/setup downloaded with their locked hashes (target/wheelhouse), so the test sends
-nothing beyond loopback; `--only-binary=:all:` and a PATH with no compiler and no cargo make
-sure pip can only install built wheels, never compile.
+the installed `vpo serve` scans real clips, probing them with PyAV (no system FFmpeg on its
+PATH). The install is offline, from the runtime wheels scripts/setup downloaded with their locked
+hashes (target/wheelhouse), so the test sends nothing beyond loopback; `--only-binary=:all:` and
+a PATH with no compiler and no cargo make sure pip can only install built wheels, never compile.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ RUST_TARGET = f"{MACHINE}-unknown-linux-gnu"
 # The interpreter that has the dev lock (maturin, ziglang, auditwheel): the test's own in CI.
 BUILD_PYTHON = os.environ.get("VPO_BUILD_PYTHON", sys.executable)
 # Tools the installed VPO may use. Nothing that compiles is among them.
-RUNTIME_TOOLS = ("ffprobe", "ffmpeg", "tmux")
+# ffmpeg/ffprobe are not among them: the wheel's `av` dependency brings FFmpeg's libraries, and
+# the scan below must probe its clips without any system FFmpeg.
+RUNTIME_TOOLS = ("tmux",)
 BUILD_TOOLS = ("cargo", "rustc", "rustup", "maturin", "zig", "python-zig", "cc", "gcc", "clang")
 
 
@@ -208,6 +210,8 @@ def test_installed_wheel_serves_scans_and_shows_jobs(
         assert job["status"] == "completed", job
         assert job["summary_raw"]["found"] == len(library.videos)
         assert job["summary_raw"]["errors"] == 0
+        # Probed in-process (PyAV workers): with no ffprobe on PATH the fallback cannot have.
+        assert not job["summary_raw"].get("probe_skipped"), job["summary_raw"]
         # Measured, not asserted (the machine's load decides); printed into the CI log.
         with capsys.disabled():
             print(
