@@ -215,6 +215,9 @@ async def jobs_page(request: web.Request) -> web.Response:
         prev_href=_page_href(params, max(0, offset - limit)) if offset > 0 else None,
         next_href=_page_href(params, offset + limit) if offset + limit < total else None,
         stats=stats,
+        # With scan roots the New scan form has a folder picker; without, the daemon refuses to
+        # browse and the form says how to turn the picker on.
+        restricted=bool(state.settings.scan_roots),
         # The newest jobs first, unfiltered, first page: where a job just queued shows at the top.
         default_view=not filtered and offset == 0 and (query.sort, query.order) == DEFAULT_ORDER,
     )

@@ -1,10 +1,11 @@
 /*
  * The "New scan" form on /jobs: queue a scan with POST /api/jobs (docs/web.md, "New scan").
  *
- * When the daemon has scan roots (GET /api/roots says `restricted`), a folder picker lists the
- * roots, then the sub-directories of the folder being looked at (GET /api/browse, a page of 100
- * at a time); entering a folder puts its path in the field. Without roots the daemon refuses to
- * browse, so the field is typed by hand and a hint says how to get the picker. Names that are
+ * When the daemon has scan roots (the server renders data-restricted; GET /api/roots lists
+ * them), a folder picker lists the roots, then the sub-directories of the folder being looked at
+ * (GET /api/browse, a page of 100 at a time); entering a folder puts its path in the field.
+ * Without roots the daemon refuses to browse, so the field is typed by hand and the hint the
+ * server rendered says how to get the picker (nothing is fetched: the page stays as rendered). Names that are
  * not UTF-8 come escaped from the API and go back escaped with path_is_utf8=false; a path typed
  * by hand is sent as typed.
  *
@@ -20,9 +21,8 @@
     const { setText, setHidden } = window.VPODom;
     const BROWSE_PAGE = 100;
 
-    const HINT_PICKER = 'Pick a folder above, or type the path of a folder under a scan root.';
-    const HINT_NO_ROOTS = "Type the full path of a folder on the daemon's machine. To pick folders " +
-        "from a list instead, set [scan] roots in the daemon's config file.";
+    // Shown when the roots cannot be read after all (the server rendered the picker's hint).
+    const HINT_NO_PICKER = 'The folder list could not be loaded: type the full path of the folder.';
 
     function joinPath(parent, name) {
         return parent.replace(/\/+$/, '') + '/' + name;
@@ -164,6 +164,7 @@
             input.removeAttribute('aria-invalid');
         });
 
+        /** The picker, when the daemon has scan roots (the server says so: data-restricted). */
         async function loadRoots() {
             let r;
             try {
@@ -173,11 +174,10 @@
             }
             if (r && r.ok && r.data.restricted) {
                 roots = r.data.roots;
-                setText(hint, HINT_PICKER);
                 picker.hidden = false;
                 showRoots();
             } else {
-                setText(hint, HINT_NO_ROOTS);
+                setText(hint, HINT_NO_PICKER);
             }
         }
 
@@ -219,7 +219,9 @@
             }
         });
 
-        loadRoots();
+        if (panel.dataset.restricted === 'true') {
+            loadRoots();
+        }
     }
 
     if (document.readyState === 'loading') {
