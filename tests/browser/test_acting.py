@@ -346,6 +346,10 @@ def test_a_short_id_redirects_and_an_ambiguous_one_lists_the_jobs(
     assert field(page, "id") == first
     assert response.request.redirected_from.response().status == 302
 
+    # A full id in capitals (copied from somewhere that shouts) goes to the job too.
+    page.goto(f"{web_daemon.url}/jobs/{second.upper()}")
+    assert page.url.endswith(f"/jobs/{second}")
+
     response = page.goto(f"{web_daemon.url}/jobs/abcd")
     assert response.status == 300
     assert "Several jobs" in page.text_content("main h1")

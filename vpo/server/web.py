@@ -69,7 +69,7 @@ ERRORS_PAGE = 50
 # `/jobs/<short id>`: at least this many hex digits, so that a typo or a one-letter address does
 # not land on some job; the list's short ids are 8.
 MIN_SHORT_ID = 4
-_SHORT_ID = re.compile(rf"[0-9a-f][0-9a-f-]{{{MIN_SHORT_ID - 1},34}}")
+_SHORT_ID = re.compile(rf"[0-9a-f][0-9a-f-]{{{MIN_SHORT_ID - 1},35}}")
 # An ambiguous short id lists at most this many of the jobs it matches.
 AMBIGUOUS_SHOWN = 20
 

@@ -164,7 +164,9 @@ def test_polling_pauses_while_hidden_and_resumes_at_once_when_visible(session: P
     # Visible again: a poll at once, without page time moving, then the interval again.
     shown_at = session.now()
     session.engine.set_hidden(False)
-    session.wait(lambda: len(session.fetches(POLLS)) == visible_polls + 1, "no poll on becoming visible")
+    session.wait(
+        lambda: len(session.fetches(POLLS)) == visible_polls + 1, "no poll on becoming visible"
+    )
     assert session.fetches(POLLS)[-1]["t"] == shown_at
     session.wait(session.idle)
     session.poll_once(2000)
