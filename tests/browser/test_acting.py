@@ -8,6 +8,7 @@ store in the daemon's data dir (what a foreground `vpo scan` or the worker does)
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -130,6 +131,28 @@ def test_new_scan_with_the_folder_picker_queues_and_highlights_the_job(
     # Then the poll takes it from there (the empty folder's scan completes).
     wait_for(page, lambda: row(page, new_id, "status").text_content() == "completed", LIVE_TIMEOUT)
     assert row_ids(page)[:2] == [new_id, older]
+
+
+def test_the_picker_sends_a_name_that_is_not_utf8_back_as_its_bytes(
+    page: Page, rooted: DaemonProcess, rooted_store: JobStore, library: Path
+):
+    os.mkdir(os.fsencode(library) + b"/Am\xe9lie")
+    page.goto(f"{rooted.url}/jobs")
+    page.click("#new-scan summary")
+    page.click(f"#picker-list button:text-is('{library}')")
+    shown = "Am\\xe9lie"  # the escaped form, as text
+    entry = page.locator("#picker-list button").filter(has_text=shown)
+    wait_for(page, lambda: entry.count() == 1, LIVE_TIMEOUT, "the folder was not listed")
+    assert entry.text_content() == shown
+    entry.click()
+    wait_for(page, lambda: page.input_value("#scan-path") == f"{library}/{shown}", LIVE_TIMEOUT)
+    page.click("#scan-submit")
+    wait_for(page, lambda: page.is_visible("#new-scan-done"), LIVE_TIMEOUT, "no confirmation")
+    new_id = page.get_attribute("#new-scan-done a", "href").rsplit("/", 1)[1]
+    assert rooted_store.get_job(new_id).file_path == os.fsdecode(
+        os.fsencode(library) + b"/Am\xe9lie"
+    )
+    assert page.is_hidden("#new-scan-error")
 
 
 def test_new_scan_shows_the_daemons_refusal_in_the_form(
