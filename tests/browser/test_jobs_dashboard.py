@@ -298,15 +298,6 @@ def test_pages_send_a_strict_content_security_policy(web_daemon: DaemonProcess, 
         )
 
 
-def test_a_bad_view_address_says_which_parameter(page: Page, web_daemon: DaemonProcess):
-    requests = ApiRequests(page)
-    response = page.goto(f"{web_daemon.url}/jobs?status=bogus")
-    assert response.status == 400
-    assert "'status' must be one of" in page.text_content("#query-error")
-    page.evaluate("0")
-    assert requests.matching("/api/jobs") == []  # nothing to poll for a view that is invalid
-
-
 def test_basic_auth_browser_session_polls(browser, daemon_factory):
     token = "t" * 24
     daemon = daemon_factory(token=token, config={"polling": {"interval_seconds": 2}}).start()

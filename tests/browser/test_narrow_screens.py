@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.support.daemon import DaemonProcess
-from vpo.jobs import COMPLETED, RUNNING
+from vpo.jobs import FAILED, RUNNING
 from vpo.store import JobStore
 
+# Screenshots for a person to look at (git-ignored, like the checklist's); VPO_TEST_ARTIFACTS
+# moves the folder.
+ARTIFACTS = (
+    Path(os.environ.get("VPO_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+    / "browser"
+    / "phone"
+)
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
@@ -21,28 +30,68 @@ def phone_page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def test_the_job_list_scrolls_sideways_instead_of_squeezing_paths(
-    phone_page: Page, web_daemon: DaemonProcess, store: JobStore
+def test_the_job_list_is_one_card_per_job_without_sideways_scroll(
+    phone_page: Page, web_daemon: DaemonProcess, store: JobStore, capsys: pytest.CaptureFixture
 ) -> None:
-    # Paths as a library has them: a few folders deep, no spaces to wrap at.
-    for name in ("Recordings", "Old_Share", "Movies"):
-        job = store.create_job("scan", f"/tmp/vpo-demo-f8dx11ff/media/{name}", status=RUNNING)
-        store.finish_job(job.id, COMPLETED, summary_raw={"found": 0})
+    # Paths as a library has them, and worse: long folder names with no space to wrap at.
+    long_name = "Season_01_" + "x" * 90
+    paths = [f"/tmp/vpo-demo-f8dx11ff/media/{name}/{long_name}" for name in ("Recordings", "Old")]
+    running = store.create_job("scan", paths[0], status=RUNNING)
+    store.update_progress(running.id, phase="probe", processed=40, total=100, percent=40.0)
+    done = store.create_job("scan", paths[1], status=RUNNING)
+    store.finish_job(done.id, FAILED, error_message="boom")
     phone_page.goto(f"{web_daemon.url}/jobs")
+    phone_page.click("#new-scan summary")  # the form open too: it must fit as well
 
-    line = phone_page.evaluate(
-        "parseFloat(getComputedStyle(document.querySelector('#jobs-body td')).lineHeight) || 20"
-    )
-    heights = phone_page.eval_on_selector_all(
-        "#jobs-body tr[data-job-id]", "rows => rows.map(r => r.getBoundingClientRect().height)"
-    )
-    assert len(heights) == 3
-    # A path may wrap once or twice; squeezed to a letter a line it made rows 175 px tall.
-    assert max(heights) <= 4 * line + 20, (heights, line)
-    # The table keeps readable columns and its box scrolls sideways.
+    width = phone_page.evaluate("window.innerWidth")
+    assert width == 390
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= width
     assert phone_page.evaluate(
         "(() => { const w = document.querySelector('.table-wrap');"
-        " return w.scrollWidth > w.clientWidth; })()"
+        " return w.scrollWidth <= w.clientWidth; })()"
     )
-    # The page itself does not: only the table's box scrolls.
+    cards = phone_page.evaluate(
+        """() => Array.from(document.querySelectorAll('#jobs-body tr[data-job-id]'), (tr) => {
+            const box = (sel) => {
+                const r = tr.querySelector(sel).getBoundingClientRect();
+                return {left: r.left, right: r.right, width: r.width, height: r.height};
+            };
+            return {
+                id: tr.dataset.jobId,
+                display: getComputedStyle(tr).display,
+                card: box(':scope > td.col-id').left >= 0 ? tr.getBoundingClientRect().width : 0,
+                status: box('td.col-status .badge'),
+                progress: box('td.col-progress'),
+                path: box('td.col-path'),
+                pathText: tr.querySelector('td.col-path').textContent,
+            };
+        })"""
+    )
+    assert [card["id"] for card in cards] == [done.id, running.id]
+    for card in cards:
+        assert card["display"] == "grid", card
+        assert 0 < card["card"] <= width, card
+        for part in ("status", "progress", "path"):
+            box = card[part]
+            assert box["width"] > 0 and box["height"] > 0, (part, card)
+            assert box["left"] >= 0 and box["right"] <= width, (part, card)
+    # The whole path is there, wrapped, never cut.
+    assert sorted(card["pathText"] for card in cards) == sorted(paths)
+    assert phone_page.is_visible(f'tr[data-job-id="{running.id}"] progress')
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "jobs-phone-390.png"
+    phone_page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 5_000
+    with capsys.disabled():
+        print(f"\n[phone] screenshot: {shot}")
+
+
+def test_the_job_page_fits_a_phone(
+    phone_page: Page, web_daemon: DaemonProcess, store: JobStore
+) -> None:
+    job = store.create_job("scan", "/tmp/media/" + "y" * 150, status=RUNNING)
+    store.record_file_errors(job.id, [("/tmp/media/" + "z" * 150 + ".mkv", "probe failed")])
+    phone_page.goto(f"{web_daemon.url}/jobs/{job.id}")
+    assert phone_page.is_visible("#errors-list li")
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -480,29 +480,34 @@ def _not_finished(job: Job) -> err.ApiError:
 STATS_WINDOW = timedelta(hours=24)
 
 
+def stats_window_start() -> datetime:
+    """Where "the last 24 h" of `GET /api/stats` begins (the dashboard renders the same).
+
+    The window moves by whole minutes: the counters may lag a minute behind a job leaving the
+    window, and in exchange the answer (and its tag) only changes when a job changes or a
+    minute passes, not every second."""
+    return (current_second() - STATS_WINDOW).replace(second=0)
+
+
+def stats_payload(counts: dict[str, int]) -> dict[str, Any]:
+    """The body of `GET /api/stats` from `JobStore.job_stats` counts."""
+    return {
+        QUEUED: counts[QUEUED],
+        RUNNING: counts[RUNNING],
+        "last_24h": {status: counts[status] for status in (COMPLETED, FAILED, CANCELLED)},
+    }
+
+
 @routes.get("/api/stats")
 async def stats(request: web.Request) -> web.Response:
     state = request.app[STATE]
     parse_no_parameters_or_400(request)
 
-    def window_start() -> datetime:
-        # The window moves by whole minutes: the counters may lag a minute behind a job leaving
-        # the window, and in exchange the answer (and its tag) only changes when a job changes
-        # or a minute passes, not every second.
-        now = current_second()
-        return (now - STATS_WINDOW).replace(second=0)
-
     def version() -> Hashable:
-        return (state.store.change_counter(), window_start())
+        return (state.store.change_counter(), stats_window_start())
 
     def build(now: datetime) -> tuple[Any, bool]:
-        counts = state.store.job_stats(window_start())
-        payload = {
-            QUEUED: counts[QUEUED],
-            RUNNING: counts[RUNNING],
-            "last_24h": {status: counts[status] for status in (COMPLETED, FAILED, CANCELLED)},
-        }
-        return payload, False
+        return stats_payload(state.store.job_stats(stats_window_start())), False
 
     return await cached(request, ("stats",), version, build)
 

@@ -19,7 +19,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from vpo.jobs import STATUSES
+from vpo.jobs import CANCELLED, FAILED, STATUSES
 from vpo.jobtext import (
     DASH,
     WEB_COUNTS,
@@ -135,7 +135,17 @@ def list_cells(job: dict) -> dict:
         "created": timestamp(job.get("created_at")),
         "duration": duration(job.get("duration_seconds")),
         "cancellable": not is_terminal(job),
+        "retryable": is_retryable(job),
     }
+
+
+# A job that went wrong can be queued again from the pages; a completed one is re-run with a new
+# scan (the API would retry it too, the pages do not offer it).
+RETRYABLE = (FAILED, CANCELLED)
+
+
+def is_retryable(job: dict) -> bool:
+    return job.get("status") in RETRYABLE
 
 
 def detail_fields(job: dict) -> dict:
@@ -164,7 +174,30 @@ def detail_fields(job: dict) -> dict:
         "summary": text(job.get("summary")),
         "counts": counts(job.get("summary_raw")),
         "has_logs": "yes" if job.get("has_logs") else "no",
+        "cancellable": not is_terminal(job),
+        "retryable": is_retryable(job),
     }
+
+
+def error_cells(error: dict) -> dict:
+    """One entry of the detail page's errors panel (an item of `GET /api/jobs/{id}/errors`)."""
+    path = path_text(error.get("path"))
+    note = not_utf8_note(error.get("path_is_utf8"))
+    return {
+        "path": path,
+        "path_title": f"{path} ({note})" if note else path,
+        "message": visible(error.get("message")),
+    }
+
+
+def errors_text(shown: int, total: int) -> str:
+    """The errors panel's count line: "No file errors", "2 file errors", "Showing 50 of 120"."""
+    if total == 0:
+        return "No file errors"
+    noun = "file error" if total == 1 else "file errors"
+    if shown < total:
+        return f"Showing {shown} of {total} {noun}"
+    return f"{total} {noun}"
 
 
 def count_text(total: int, offset: int, shown: int, has_filters: bool) -> str:

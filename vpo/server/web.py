@@ -11,6 +11,7 @@ own files, nothing inline. Jinja's autoescaping writes every value as text, neve
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -22,12 +23,15 @@ from aiohttp import web
 
 from vpo import joblog
 from vpo.config import polling_rules
-from vpo.jobs import STATUSES, Job
+from vpo.jobs import STATUSES
 from vpo.server import STATE, current_second
+from vpo.server.api import stats_payload, stats_window_start
 from vpo.server.display import (
     count_text,
     detail_fields,
     empty_text,
+    error_cells,
+    errors_text,
     list_cells,
     log_level,
     log_range,
@@ -60,6 +64,14 @@ HTML_HEADERS = {
 }
 # Log lines rendered with the detail page; older ones come with "Load earlier lines".
 LOG_TAIL_LINES = 200
+# File errors rendered with the detail page; job_detail.js pages on with the same size.
+ERRORS_PAGE = 50
+# `/jobs/<short id>`: at least this many hex digits, so that a typo or a one-letter address does
+# not land on some job; the list's short ids are 8.
+MIN_SHORT_ID = 4
+_SHORT_ID = re.compile(rf"[0-9a-f][0-9a-f-]{{{MIN_SHORT_ID - 1},35}}")
+# An ambiguous short id lists at most this many of the jobs it matches.
+AMBIGUOUS_SHOWN = 20
 
 SINCE_OPTIONS = (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"))
 KNOWN_TYPES = ("scan",)
@@ -73,6 +85,7 @@ COLUMNS = (
     ("duration", "Duration"),
 )
 FILTER_PARAMETERS = ("status", "type", "since", "search", "id_prefix", "offset")
+DEFAULT_ORDER = ("created_at", "desc")
 FIRST_ORDER = {"job_type": "asc", "status": "asc", "file_path": "asc"}
 
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("vpo_web_templates", jinja2.Environment)
@@ -161,13 +174,13 @@ async def jobs_page(request: web.Request) -> web.Response:
     try:
         query = parse_job_query(params, now)
     except QueryError as exc:
+        # One coherent view: the message, and the whole list (live) in place of the bad one.
         query_error = exc.message
         query = parse_job_query([], now)
         params = []
-    jobs: list[Job] = []
-    total = 0
-    if query_error is None:
-        jobs, total = await state.run_blocking(state.store.list_jobs, query)
+        view = {}
+    jobs, total = await state.run_blocking(state.store.list_jobs, query)
+    stats = stats_payload(await state.run_blocking(state.store.job_stats, stats_window_start()))
     filtered = has_filters(query)
     rows = [(item, list_cells(item)) for item in (job.to_list_dict(now) for job in jobs)]
     # What jobs.js polls: the validated view in a fixed order, empty values dropped.
@@ -201,6 +214,12 @@ async def jobs_page(request: web.Request) -> web.Response:
         limit=limit,
         prev_href=_page_href(params, max(0, offset - limit)) if offset > 0 else None,
         next_href=_page_href(params, offset + limit) if offset + limit < total else None,
+        stats=stats,
+        # With scan roots the New scan form has a folder picker; without, the daemon refuses to
+        # browse and the form says how to turn the picker on.
+        restricted=bool(state.settings.scan_roots),
+        # The newest jobs first, unfiltered, first page: where a job just queued shows at the top.
+        default_view=not filtered and offset == 0 and (query.sort, query.order) == DEFAULT_ORDER,
     )
 
 
@@ -229,19 +248,45 @@ def _job_gone(request: web.Request) -> web.Response:
     return _render(request, "job_gone.html", status=404, page="job-gone")
 
 
+async def _short_id_page(request: web.Request, ref: str) -> web.Response:
+    """`/jobs/<short id>`: a redirect to the one job it names, a list when it names several."""
+    state = request.app[STATE]
+    prefix = ref.lower()
+    if not _SHORT_ID.fullmatch(prefix):
+        return _job_gone(request)
+    matches = await state.run_blocking(state.store.jobs_by_prefix, prefix, AMBIGUOUS_SHOWN + 1)
+    if not matches:
+        return _job_gone(request)
+    if len(matches) == 1:
+        raise web.HTTPFound(f"/jobs/{matches[0].id}", headers={"Cache-Control": "no-cache"})
+    now = current_second()
+    shown = matches[:AMBIGUOUS_SHOWN]
+    return _render(
+        request,
+        "job_ambiguous.html",
+        # 300 Multiple Choices: the address names more than one job; the page lists them.
+        status=300,
+        page="job-ambiguous",
+        prefix=prefix,
+        rows=[(item, list_cells(item)) for item in (job.to_list_dict(now) for job in shown)],
+        more=len(matches) > AMBIGUOUS_SHOWN,
+        list_href=_href([("id_prefix", prefix)]),
+    )
+
+
 async def job_detail_page(request: web.Request) -> web.Response:
-    """One job: every field, progress, and the newest log lines."""
+    """One job: every field, progress, the newest log lines and the first file errors."""
     state = request.app[STATE]
     job_id = request.match_info["job_id"]
     if not is_job_id(job_id):
-        return _job_gone(request)
+        return await _short_id_page(request, job_id)
     job = await state.run_blocking(state.store.get_job, job_id)
     if job is None:
         return _job_gone(request)
     logs_dir = state.store.logs_dir
     has_logs = await state.run_blocking(joblog.has_log, logs_dir, job_id)
     tail = await state.run_blocking(_read_tail, logs_dir, job_id)
-    errors_count = await state.run_blocking(state.store.error_count, job_id)
+    errors, errors_count = await state.run_blocking(state.store.file_errors, job_id, ERRORS_PAGE, 0)
     detail = job.to_detail_dict(current_second(), has_logs, errors_count=errors_count)
     return _render(
         request,
@@ -251,6 +296,8 @@ async def job_detail_page(request: web.Request) -> web.Response:
         f=detail_fields(detail),
         log=tail,
         log_range_text=log_range(tail.start, tail.end),
+        errors=[error_cells(error.to_dict()) for error in errors],
+        errors_text=errors_text(len(errors), errors_count),
     )
 
 

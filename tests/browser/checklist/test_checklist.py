@@ -140,32 +140,37 @@ def test_first_poll_after_the_server_render_rewrites_nothing(session: PageSessio
 
 # --- polling rules (fake clock) --------------------------------------------------------------
 
+# One poll of the list page: the list request (the counters' request follows it in the same poll).
+POLLS = "/api/jobs"
+
 
 def test_polling_pauses_while_hidden_and_resumes_at_once_when_visible(session: PageSession, capsys):
     session.open("/jobs", fake_clock=True)
-    assert session.fetches() == []
+    assert session.fetches(POLLS) == []
     for _ in range(3):  # the first poll comes one interval after the render, then one each
         session.poll_once(2000)
     assert session.call("() => window.__probe.fetches.map((f) => f.t)") == sorted(
         session.call("() => window.__probe.fetches.map((f) => f.t)")
     )
-    visible_polls = len(session.fetches())
+    visible_polls = len(session.fetches(POLLS))
 
     # Hidden half way to the next poll: the scheduled poll is dropped, nothing for ten minutes.
     session.run_clock(1000)
     session.engine.set_hidden(True)
     session.wait(lambda: session.call("() => document.hidden"), "the page never became hidden")
     session.run_clock(10 * 60 * 1000)
-    assert len(session.fetches()) == visible_polls
+    assert len(session.fetches(POLLS)) == visible_polls
 
     # Visible again: a poll at once, without page time moving, then the interval again.
     shown_at = session.now()
     session.engine.set_hidden(False)
-    session.wait(lambda: len(session.fetches()) == visible_polls + 1, "no poll on becoming visible")
-    assert session.fetches()[-1]["t"] == shown_at
+    session.wait(
+        lambda: len(session.fetches(POLLS)) == visible_polls + 1, "no poll on becoming visible"
+    )
+    assert session.fetches(POLLS)[-1]["t"] == shown_at
     session.wait(session.idle)
     session.poll_once(2000)
-    assert session.fetches()[-1]["t"] - session.fetches()[-2]["t"] == 2000
+    assert session.fetches(POLLS)[-1]["t"] - session.fetches(POLLS)[-2]["t"] == 2000
     with capsys.disabled():
         print(f"\n[{session.engine.engine}] hidden page: {session.engine.hiding} hiding")
 

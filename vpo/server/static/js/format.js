@@ -18,10 +18,16 @@
     const DASH = '\u2014';
     const KNOWN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'];
     const TERMINAL = ['completed', 'failed', 'cancelled'];
+    // What the pages offer to retry (display.py RETRYABLE): a job that went wrong.
+    const RETRYABLE = ['failed', 'cancelled'];
     const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/;
 
     function isTerminal(status) {
         return TERMINAL.indexOf(status) !== -1;
+    }
+
+    function isRetryable(status) {
+        return RETRYABLE.indexOf(status) !== -1;
     }
 
     /** "2026-11-30T06:13:23.123Z" -> "2026-11-30 06:13:23" (UTC, as stored); null -> dash. */
@@ -168,6 +174,7 @@
             created: timestamp(job.created_at),
             duration: duration(job.duration_seconds),
             cancellable: !isTerminal(job.status),
+            retryable: isRetryable(job.status),
         };
     }
 
@@ -208,7 +215,29 @@
             summary: text(job.summary),
             counts: counts(job.summary_raw),
             has_logs: job.has_logs ? 'yes' : 'no',
+            cancellable: !isTerminal(job.status),
+            retryable: isRetryable(job.status),
         };
+    }
+
+    /** One entry of the detail page's errors panel (an item of GET /api/jobs/{id}/errors). */
+    function errorCells(error) {
+        const path = pathText(error.path);
+        const note = notUtf8Note(error.path_is_utf8);
+        return {
+            path: path,
+            path_title: note ? path + ' (' + note + ')' : path,
+            message: visible(error.message),
+        };
+    }
+
+    /** The errors panel's count line: "No file errors", "2 file errors", "Showing 50 of 120 ...". */
+    function errorsText(shown, total) {
+        if (total === 0) {
+            return 'No file errors';
+        }
+        const noun = total === 1 ? 'file error' : 'file errors';
+        return shown < total ? 'Showing ' + shown + ' of ' + total + ' ' + noun : total + ' ' + noun;
     }
 
     /** The line above the table: "Showing 1–50 of 123 jobs". */
@@ -257,6 +286,7 @@
         DASH,
         TERMINAL,
         isTerminal,
+        isRetryable,
         timestamp,
         duration,
         percent,
@@ -269,6 +299,8 @@
         counts,
         listCells,
         detailFields,
+        errorCells,
+        errorsText,
         jobHref,
         countText,
         pageText,

@@ -5,6 +5,11 @@
  * poller (log interval) runs only while the job is running and asks for lines after the held
  * offset. When the job turns terminal both stop after one final fetch of the status and of the
  * log, so the last lines are never missed. A 404 means the job is gone: the page says so.
+ *
+ * The status poll also keeps the errors panel growing (when the job's errors_count passes what
+ * the panel holds, the missing entries are fetched in the same poll, up to the pages the reader
+ * asked for) and feeds the ETA estimator (eta.js) one sample per poll, a 304 included. The
+ * Cancel and Retry buttons show when they apply; values are inserted with textContent only.
  */
 (function () {
     'use strict';
@@ -14,6 +19,8 @@
     const { setText, setHidden } = window.VPODom;
     const LOG_PAGE_LINES = 1000; // the API's maximum per request
     const EARLIER_LINES = 200;
+    const ERRORS_PAGE = 50; // entries per "Show more errors" (web.py ERRORS_PAGE)
+    const ERRORS_MAX_REQUEST = 100; // the errors endpoint's maximum limit
 
     function start() {
         const article = document.getElementById('job-detail');
@@ -37,6 +44,20 @@
         let logPoller = null;
         let logChain = Promise.resolve(); // log requests run one after another: no duplicate lines
         let gone = false;
+        let lastJob = null; // the newest job seen, for the ETA samples of 304 answers
+        const eta = window.VPOEta ? window.VPOEta.createJobEta() : null;
+        const etaBox = document.getElementById('job-eta');
+        const errorsPanel = document.getElementById('errors-panel');
+        const errorsList = document.getElementById('errors-list');
+        const errorsCountEl = document.getElementById('errors-count');
+        const errorsMore = document.getElementById('errors-more');
+        let errorsCount = Number(errorsPanel.dataset.errorsCount) || 0;
+        let errorsWanted = Math.max(ERRORS_PAGE, errorsList.children.length);
+        let errorsChain = Promise.resolve(); // one errors request at a time: no entry twice
+        const cancelButton = document.getElementById('job-cancel');
+        const retryButton = document.getElementById('job-retry');
+        const actionProblem = document.getElementById('job-action-problem');
+        const actionDone = document.getElementById('job-action-done');
 
         const indicator = window.VPOConnectionStatus.attach(document, {
             onRetry: () => statusPoller && statusPoller.pollNow(),
@@ -76,6 +97,136 @@
                 article.dataset.status = job.status;
             }
             status = job.status;
+            showActions(f.cancellable, f.retryable);
+            if (typeof job.errors_count === 'number') {
+                errorsCount = job.errors_count;
+            }
+        }
+
+        // -- actions -------------------------------------------------------------------------
+
+        function showActions(cancellable, retryable) {
+            setHidden(cancelButton, !cancellable);
+            setHidden(retryButton, !retryable);
+        }
+
+        function say(el, nodes) {
+            el.replaceChildren(...nodes);
+            setHidden(el, nodes.length === 0);
+        }
+
+        async function act(verb, question) {
+            if (!window.confirm(question)) {
+                return;
+            }
+            say(actionProblem, []);
+            say(actionDone, []);
+            const button = verb === 'cancel' ? cancelButton : retryButton;
+            button.disabled = true;
+            try {
+                const r = await P.fetchJson(jobUrl + '/' + verb, { method: 'POST', body: {} });
+                if (!r.ok) {
+                    const message = r.data && r.data.error ? r.data.error : 'The daemon refused (HTTP ' + r.status + ').';
+                    say(actionProblem, [document.createTextNode(message)]);
+                } else if (verb === 'retry') {
+                    const link = document.createElement('a');
+                    link.href = F.jobHref(r.data.id);
+                    link.textContent = r.data.id_short;
+                    say(actionDone, [document.createTextNode('Queued again as job '), link, document.createTextNode('.')]);
+                } else {
+                    say(actionDone, [document.createTextNode('Cancel requested.')]);
+                }
+            } catch (err) {
+                say(actionProblem, [document.createTextNode('Could not reach the daemon to ' + verb + ' this job.')]);
+            } finally {
+                button.disabled = false;
+            }
+            if (statusPoller) {
+                statusPoller.pollNow();
+            }
+        }
+
+        const shortId = field('id_short').textContent;
+        cancelButton.addEventListener('click', () => act('cancel', 'Cancel job ' + shortId + '?'));
+        retryButton.addEventListener('click', () => act('retry', 'Run job ' + shortId + ' again as a new job?'));
+        showActions(!F.isTerminal(status), F.isRetryable(status));
+
+        // -- errors panel --------------------------------------------------------------------
+
+        function errorItem(error) {
+            const c = F.errorCells(error);
+            const li = document.createElement('li');
+            const path = document.createElement('span');
+            path.className = 'error-path';
+            path.textContent = c.path;
+            path.title = c.path_title;
+            const message = document.createElement('span');
+            message.className = 'error-message';
+            message.textContent = c.message;
+            li.append(path, document.createTextNode(' '), message);
+            return li;
+        }
+
+        function updateErrorsMeta() {
+            const shown = errorsList.children.length;
+            setText(errorsCountEl, F.errorsText(shown, errorsCount));
+            setHidden(errorsMore, shown >= errorsCount);
+        }
+
+        /** Fetch the entries the panel should hold and does not yet (several requests if need be). */
+        async function fetchErrors(signal) {
+            for (;;) {
+                const shown = errorsList.children.length;
+                const want = Math.min(errorsCount, errorsWanted) - shown;
+                if (want <= 0) {
+                    break;
+                }
+                const limit = Math.min(want, ERRORS_MAX_REQUEST);
+                const r = await P.fetchJson(jobUrl + '/errors?offset=' + shown + '&limit=' + limit, { signal });
+                if (!r.ok || r.data.offset !== errorsList.children.length) {
+                    break; // 404 is the status poll's to report; a stale offset is dropped
+                }
+                const fragment = document.createDocumentFragment();
+                for (const error of r.data.errors) {
+                    fragment.append(errorItem(error));
+                }
+                errorsList.append(fragment);
+                errorsCount = Math.max(errorsCount, r.data.total);
+                if (r.data.errors.length === 0) {
+                    break;
+                }
+            }
+            updateErrorsMeta();
+        }
+
+        function queueErrorsFetch(signal) {
+            const run = errorsChain.then(() => fetchErrors(signal));
+            errorsChain = run.catch(() => {});
+            return run;
+        }
+
+        errorsMore.addEventListener('click', async () => {
+            errorsWanted = errorsList.children.length + ERRORS_PAGE;
+            errorsMore.disabled = true;
+            try {
+                await queueErrorsFetch();
+            } catch (err) {
+                // The connection indicator tells the story; the button stays usable.
+            } finally {
+                errorsMore.disabled = false;
+            }
+        });
+
+        // -- ETA -----------------------------------------------------------------------------
+
+        function updateEta(job) {
+            if (!eta || !etaBox) {
+                return;
+            }
+            const out = eta.update(Date.now(), job);
+            setText(etaBox.querySelector('[data-eta="eta"]'), out.eta);
+            setText(etaBox.querySelector('[data-eta="rate"]'), out.rate ? '(' + out.rate + ')' : '');
+            setHidden(etaBox, out.eta === '' && out.rate === '');
         }
 
         function atBottom() {
@@ -218,6 +369,7 @@
         async function pollStatus(signal) {
             const r = await P.fetchJson(jobUrl, { signal, etag });
             if (r.notModified) {
+                updateEta(lastJob);
                 return null;
             }
             if (r.status === 404) {
@@ -228,7 +380,10 @@
                 return null;
             }
             etag = r.etag;
+            lastJob = r.data;
             render(r.data);
+            updateEta(r.data);
+            await queueErrorsFetch(signal);
             if (F.isTerminal(status)) {
                 // The final fetch of the log; then nothing more to ask.
                 stopLogPolling();

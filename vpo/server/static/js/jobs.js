@@ -6,6 +6,11 @@
  * by job id: a cell is written only when its text differs, new jobs are inserted where the
  * server's order puts them, vanished jobs are removed. Nothing is rebuilt, so scroll position,
  * focus and an open row menu survive every poll. Values are inserted with textContent only.
+ *
+ * The same poll then asks for the counters above the list (GET /api/stats, with its own tag), so
+ * both follow one set of polling rules and one connection indicator. Row menus cancel and retry
+ * jobs; a job queued from this page (a retry, or the "New scan" form in new_scan.js through
+ * window.VPOJobsPage.showNewJob) shows at once and is highlighted for a few seconds.
  */
 (function () {
     'use strict';
@@ -13,6 +18,8 @@
     const P = window.VPOPolling;
     const F = window.VPOFormat;
     const { setText, setAttr, setHidden } = window.VPODom;
+    // How long a job queued from this page stays highlighted.
+    const HIGHLIGHT_MS = 6000;
 
     function setProgress(progress, mode, value) {
         if (mode === 'value') {
@@ -87,7 +94,11 @@
         cancel.type = 'button';
         cancel.dataset.action = 'cancel';
         cancel.hidden = !c.cancellable;
-        items.append(open, cancel);
+        const retry = el('button', '', 'Retry job');
+        retry.type = 'button';
+        retry.dataset.action = 'retry';
+        retry.hidden = !c.retryable;
+        items.append(open, cancel, retry);
         menu.append(summary, items);
         actionsCell.append(menu);
 
@@ -120,7 +131,9 @@
         setText(time, c.created);
         setAttr(time, 'datetime', job.created_at || '');
         setText(cellOf(tr, 'duration'), c.duration);
-        setHidden(cellOf(tr, 'actions').querySelector('[data-action="cancel"]'), !c.cancellable);
+        const actions = cellOf(tr, 'actions');
+        setHidden(actions.querySelector('[data-action="cancel"]'), !c.cancellable);
+        setHidden(actions.querySelector('[data-action="retry"]'), !c.retryable);
     }
 
     /** Move a row without losing the keyboard focus inside it (moving a node blurs it). */
@@ -240,8 +253,22 @@
         const prev = document.getElementById('page-prev');
         const next = document.getElementById('page-next');
         const apiQuery = table.dataset.apiQuery;
+        const defaultView = table.dataset.defaultView === 'true';
+        const statEls = {
+            running: document.querySelector('#job-stats [data-stat="running"]'),
+            queued: document.querySelector('#job-stats [data-stat="queued"]'),
+            failed: document.querySelector('#job-stats [data-stat="failed"]'),
+        };
         let etag = null;
+        let statsEtag = null;
         let poller = null;
+        let highlighted = null; // {id, timer}
+
+        if (table.dataset.queryError === 'true') {
+            // The page shows the whole list in place of the bad view: the address says so too,
+            // so a reload or a shared link shows what is on screen.
+            window.history.replaceState(window.history.state, '', '/jobs');
+        }
 
         const status = window.VPOConnectionStatus.attach(document, {
             onRetry: () => poller && poller.pollNow(),
@@ -249,7 +276,63 @@
 
         enhanceFilters();
 
-        if (!settings.enabled || apiQuery === undefined) {
+        function applyStats(stats) {
+            setText(statEls.running, String(stats.running));
+            setText(statEls.queued, String(stats.queued));
+            setText(statEls.failed, String(stats.last_24h.failed));
+        }
+
+        function markHighlight() {
+            if (!highlighted) {
+                return;
+            }
+            const tr = tbody.querySelector('tr[data-job-id="' + highlighted.id + '"]');
+            if (tr && !tr.classList.contains('just-queued')) {
+                tr.classList.add('just-queued');
+            }
+        }
+
+        /**
+         * A job queued from this page (201 answer: the detail shape, which has every list field).
+         * In the default view (newest first, no filter, first page) it goes to the top at once;
+         * anywhere else the next poll puts it where the view says, if the view shows it. Returns
+         * whether the row is on the page now.
+         */
+        function showNewJob(job) {
+            if (highlighted) {
+                window.clearTimeout(highlighted.timer);
+                const old = tbody.querySelector('tr.just-queued');
+                if (old) {
+                    old.classList.remove('just-queued');
+                }
+            }
+            highlighted = {
+                id: job.id,
+                timer: window.setTimeout(() => {
+                    const tr = tbody.querySelector('tr.just-queued');
+                    if (tr) {
+                        tr.classList.remove('just-queued');
+                    }
+                    highlighted = null;
+                }, HIGHLIGHT_MS),
+            };
+            let tr = tbody.querySelector('tr[data-job-id="' + job.id + '"]');
+            if (!tr && defaultView) {
+                tr = buildRow(job, F.listCells(job));
+                tbody.insertBefore(tr, tbody.firstElementChild);
+                setHidden(emptyRow, true);
+            }
+            markHighlight();
+            if (poller) {
+                poller.pollNow();
+            }
+            return Boolean(tr);
+        }
+
+        window.VPOJobsPage = { poller: null, applyRows, showNewJob };
+        tbody.addEventListener('click', (event) => onRowAction(event, () => poller, showNewJob));
+
+        if (!settings.enabled) {
             status.disabled();
             return;
         }
@@ -266,17 +349,26 @@
         async function poll(signal) {
             const url = '/api/jobs' + (apiQuery ? '?' + apiQuery : '');
             const r = await P.fetchJson(url, { signal, etag });
-            if (r.notModified) {
-                return null;
+            if (!r.notModified) {
+                if (!r.ok) {
+                    // A 4xx is an answer, not an outage: say it and stop asking the same question.
+                    showProblem(r.data && r.data.error ? r.data.error : 'The daemon refused this view (HTTP ' + r.status + ').');
+                    return P.STOP;
+                }
+                etag = r.etag;
+                applyPage(r.data);
+                markHighlight();
             }
-            if (!r.ok) {
-                // A 4xx is an answer, not an outage: say it and stop asking the same question.
-                showProblem(r.data && r.data.error ? r.data.error : 'The daemon refused this view (HTTP ' + r.status + ').');
-                return P.STOP;
-            }
-            etag = r.etag;
-            applyPage(r.data);
+            await pollStats(signal);
             return null;
+        }
+
+        async function pollStats(signal) {
+            const r = await P.fetchJson('/api/stats', { signal, etag: statsEtag });
+            if (r.ok && !r.notModified) {
+                statsEtag = r.etag;
+                applyStats(r.data);
+            }
         }
 
         poller = P.createPoller({
@@ -289,8 +381,7 @@
             onBusy: status.busy,
         });
 
-        tbody.addEventListener('click', (event) => onRowAction(event, poller));
-        window.VPOJobsPage = { poller, applyRows };
+        window.VPOJobsPage.poller = poller;
         poller.start();
     }
 
@@ -305,30 +396,51 @@
         setText(notice, message);
     }
 
-    async function onRowAction(event, poller) {
-        const button = event.target.closest('button[data-action="cancel"]');
-        if (!button) {
+    const ROW_ACTIONS = {
+        cancel: { ask: 'Cancel job ', verb: 'cancel' },
+        retry: { ask: 'Run job ', askEnd: ' again as a new job?', verb: 'retry' },
+    };
+
+    async function onRowAction(event, getPoller, showNewJob) {
+        const button = event.target.closest('button[data-action]');
+        const action = button ? ROW_ACTIONS[button.dataset.action] : null;
+        if (!action) {
             return;
         }
         const tr = button.closest('tr[data-job-id]');
         const id = tr.dataset.jobId;
         const shortId = cellOf(tr, 'id').textContent;
-        if (!window.confirm('Cancel job ' + shortId + '?')) {
+        if (!window.confirm(action.ask + shortId + (action.askEnd || '?'))) {
             return;
         }
         const menu = button.closest('details');
         if (menu) {
             menu.open = false;
         }
+        clearProblem();
         try {
-            const r = await P.fetchJson('/api/jobs/' + encodeURIComponent(id) + '/cancel', { method: 'POST', body: {} });
+            const url = '/api/jobs/' + encodeURIComponent(id) + '/' + action.verb;
+            const r = await P.fetchJson(url, { method: 'POST', body: {} });
             if (!r.ok) {
-                showProblem((r.data && r.data.error) || 'Could not cancel job ' + shortId + '.');
+                showProblem((r.data && r.data.error) || 'Could not ' + action.verb + ' job ' + shortId + '.');
+            } else if (action.verb === 'retry') {
+                showNewJob(r.data);
+                return; // showNewJob polls
             }
         } catch (err) {
-            showProblem('Could not reach the daemon to cancel job ' + shortId + '.');
+            showProblem('Could not reach the daemon to ' + action.verb + ' job ' + shortId + '.');
         }
-        poller.pollNow();
+        const poller = getPoller();
+        if (poller) {
+            poller.pollNow();
+        }
+    }
+
+    function clearProblem() {
+        const notice = document.getElementById('poll-problem');
+        if (notice) {
+            notice.remove();
+        }
     }
 
     /** Filters apply on change; empty fields are left out of the address so links stay short. */
