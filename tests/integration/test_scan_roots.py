@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.integration.test_api import assert_error
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, wait_until
 
 NOT_UTF8 = os.fsdecode(b"Am\xe9lie")
 
@@ -143,6 +143,17 @@ def test_retry_obeys_the_roots_as_they_are_now(
     ).start()
     with rooted.client() as http:
         http.post(f"/api/jobs/{job['id']}/cancel")
+        # The job may have finished, or the restarted worker may have claimed it: a cancel of
+        # a running job ends it a moment later, and a retry before that is 409, not the 403
+        # under test.
+        wait_until(
+            lambda: (
+                http.get(f"/api/jobs/{job['id']}").json()["status"]
+                in ("completed", "failed", "cancelled")
+            ),
+            timeout=30,
+            message="the job never ended",
+        )
         assert_error(http.post(f"/api/jobs/{job['id']}/retry"), 403, "PATH_NOT_ALLOWED", "path")
 
 
