@@ -66,6 +66,8 @@ class VpoTuiApp(App[int]):
             self.interval_override_ms or self.rules.interval_default_ms
         )
         self.log_interval_ms = self.rules.log_interval_ms(self.interval_ms, None)
+        # The daemon's configured interval: its X-Poll-Interval hint above this means "idle".
+        self.busy_interval_ms = self.interval_ms
         self.polling_enabled = True
         self.polling_config: dict[str, Any] | None = None
         self.clock = clock
@@ -119,8 +121,12 @@ class VpoTuiApp(App[int]):
         self.log_interval_ms = self.rules.log_interval_ms(
             self.interval_ms, log_interval if isinstance(log_interval, int | float) else None
         )
+        self.busy_interval_ms = self.rules.clamp_interval_ms(
+            daemon_interval if isinstance(daemon_interval, int | float) else self.interval_ms
+        )
         for loop in self.loops:
             loop.poller.set_interval_ms(self.interval_ms)
+            loop.poller.set_busy_interval_ms(self.busy_interval_ms)
         self.polling_enabled = config.get("enabled", True) is not False
         if not self.polling_enabled:
             self.pause_all("disabled")
@@ -148,6 +154,7 @@ class VpoTuiApp(App[int]):
     def register_loop(self, loop: PollLoop) -> None:
         self.loops.append(loop)
         loop.poller.set_interval_ms(self.interval_ms)
+        loop.poller.set_busy_interval_ms(self.busy_interval_ms)
         for reason in self.pause_reasons:
             loop.pause(reason)
 

@@ -309,7 +309,8 @@ def test_a_bad_view_address_says_which_parameter(page: Page, web_daemon: DaemonP
 
 def test_basic_auth_browser_session_polls(browser, daemon_factory):
     token = "t" * 24
-    daemon = daemon_factory(token=token, config={"polling": {"interval_seconds": 2}}).start()
+    polling = {"interval_seconds": 2, "idle_interval_seconds": 2}  # no idle hint
+    daemon = daemon_factory(token=token, config={"polling": polling}).start()
     context = browser.new_context(http_credentials={"username": "vpo", "password": token})
     try:
         page = context.new_page()

@@ -32,6 +32,7 @@ from vpo.jobtext import (
     time_text,
 )
 from vpo.pathtext import not_utf8_note, visible
+from vpo.poll_hint import hinted_interval_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,6 +170,39 @@ def _client(ctx: click.Context) -> VpoClient:
     return ctx.with_resource(VpoClient(url, token))
 
 
+class FollowPace:
+    """How long `wait` and `logs -f` sleep between polls: `--interval`, stretched only by an
+    idle daemon's X-Poll-Interval hint (the rule of vpo/poll_hint.py, shared with the TUI and
+    the web page). While the followed job is queued or running the daemon is busy by
+    definition, so in practice the user's interval holds; the daemon's own interval, the hint's
+    yardstick, is asked for only if a hint longer than `--interval` ever arrives."""
+
+    def __init__(self, client: VpoClient, interval_s: float) -> None:
+        self.client = client
+        self.interval_ms = round(interval_s * 1000)
+        self.hint_ms: int | None = None
+        self._busy_interval_ms: int | None = None
+
+    def note(self, hint_ms: int | None) -> None:
+        self.hint_ms = hint_ms
+
+    def seconds(self) -> float:
+        hint = self.hint_ms
+        if hint is None or hint <= self.interval_ms:
+            return self.interval_ms / 1000
+        from vpo.config import polling_rules  # only on this rare path
+
+        rules = polling_rules()
+        if self._busy_interval_ms is None:
+            try:
+                configured = self.client.polling_config().get("interval_ms")
+            except VpoError:
+                configured = None  # an older daemon: take no chances, treat the hint as busy
+            self._busy_interval_ms = configured if isinstance(configured, int) else hint
+        max_ms = rules["interval_ms"]["max"]
+        return hinted_interval_ms(self.interval_ms, hint, self._busy_interval_ms, max_ms) / 1000
+
+
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
@@ -287,14 +321,17 @@ def logs_command(
     if not follow:
         _print_log_lines(client, job_id, offset, cache)
         return
+    pace = FollowPace(client, interval)
     while True:
         # Status first, then the lines: when the job is terminal, this drain is the final
         # fetch and sees every line the job ever wrote.
-        job = client.get_job(job_id).value()
+        answer = client.get_job(job_id)
+        pace.note(answer.poll_interval_ms)
+        job = answer.value()
         offset = _print_log_lines(client, job_id, offset, cache)
         if is_terminal(job):
             return
-        time.sleep(interval)
+        time.sleep(pace.seconds())
 
 
 @jobs.command("errors")
@@ -360,8 +397,10 @@ def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interva
     deadline = None if timeout is None else time.monotonic() + timeout
     job: dict[str, Any] | None = None
     etag: str | None = None
+    pace = FollowPace(client, interval)
     while True:
         result = client.get_job(job_id, etag=etag)
+        pace.note(result.poll_interval_ms)
         if not result.not_modified:
             job, etag = result.data, result.etag
         if job is None:
@@ -376,6 +415,6 @@ def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interva
                 state = f"{job.get('status')}, {progress}" if progress else job.get("status")
                 click.echo(f"timed out after {timeout:g}s waiting for job {short} ({state})")
                 sys.exit(EXIT_TIMEOUT)
-            time.sleep(min(interval, remaining))
+            time.sleep(min(pace.seconds(), remaining))
         else:
-            time.sleep(interval)
+            time.sleep(pace.seconds())

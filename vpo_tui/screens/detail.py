@@ -156,6 +156,7 @@ class DetailScreen(PolledScreen):
         client = app.client
         try:
             result = await client.get_job(self.job_id, etag=self._etag)
+            self.loop.poller.note_hint(result.poll_interval_ms)  # type: ignore[union-attr]
         except ApiError as exc:
             if exc.status in (400, 404):
                 self._show_gone()

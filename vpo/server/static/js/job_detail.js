@@ -217,6 +217,7 @@
 
         async function pollStatus(signal) {
             const r = await P.fetchJson(jobUrl, { signal, etag });
+            statusPoller.noteHint(r.pollIntervalMs);
             if (r.notModified) {
                 return null;
             }

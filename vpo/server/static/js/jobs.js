@@ -266,6 +266,7 @@
         async function poll(signal) {
             const url = '/api/jobs' + (apiQuery ? '?' + apiQuery : '');
             const r = await P.fetchJson(url, { signal, etag });
+            poller.noteHint(r.pollIntervalMs);
             if (r.notModified) {
                 return null;
             }
