@@ -165,8 +165,8 @@ def table_console() -> Console:
 
 
 def _client(ctx: click.Context) -> VpoClient:
-    url_flag, token_flag = ctx.obj
-    url, token = client_settings(url_flag, token_flag, os.environ)
+    url_flag, token_flag, daemon_flag = ctx.obj
+    url, token = client_settings(url_flag, token_flag, os.environ, daemon_flag=daemon_flag)
     return ctx.with_resource(VpoClient(url, token))
 
 
@@ -226,10 +226,16 @@ def interval_option(help_text: str) -> Callable[[F], F]:
     metavar="TOKEN",
     help="API token (default: $VPO_TOKEN, else server.auth_token from the config file).",
 )
+@click.option(
+    "--daemon",
+    metavar="NAME",
+    help="A named daemon of the client config (default: $VPO_DAEMON, else its default); "
+    "--url and $VPO_URL still win. See `vpo daemons`.",
+)
 @click.pass_context
-def jobs(ctx: click.Context, url: str | None, token: str | None) -> None:
+def jobs(ctx: click.Context, url: str | None, token: str | None, daemon: str | None) -> None:
     """List, inspect, follow, cancel and wait for the daemon's jobs."""
-    ctx.obj = (url, token)
+    ctx.obj = (url, token, daemon)
 
 
 @jobs.command("list")
