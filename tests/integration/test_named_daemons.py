@@ -208,3 +208,57 @@ def test_the_tui_resolves_names_like_the_cli(
         parse_options(["--daemon", "music"], env)
     assert exited.value.code == 2
     assert "no daemon named 'music'" in capsys.readouterr().err
+
+
+def test_list_all_merges_every_daemon_with_a_daemon_column(
+    films: DaemonProcess, tv: DaemonProcess, config_home: Path, tmp_path: Path
+) -> None:
+    film_jobs = queue_empty_scans(films.url, tmp_path / "f", 2)
+    with tv.client() as http:
+        scan = {"job_type": "scan", "path": str(tmp_path / "f")}
+        tv_jobs = [http.post("/api/jobs", json=scan).json()]
+    env = env_for(config_home)
+    as_json = vpo("jobs", "list", "--all", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    body = json.loads(as_json.stdout)
+    listed = [(job["daemon"], job["id"]) for job in body["jobs"]]
+    expected = [("films", j["id"]) for j in film_jobs] + [("tv", j["id"]) for j in tv_jobs]
+    assert sorted(listed) == sorted(expected)
+    created = [job["created_at"] for job in body["jobs"]]
+    assert created == sorted(created, reverse=True)  # newest first across both
+    assert body["total"] == 3
+    assert [d["reachable"] for d in body["daemons"]] == [True, True]
+
+    table = vpo("jobs", "list", "--all", env=env)
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:2] == ["DAEMON", "ID"]
+    assert {row.split()[0] for row in rows[:3]} == {"films", "tv"}
+    assert any(row.split()[:2] == ["tv", tv_jobs[0]["id"][:8]] for row in rows)
+
+    # One daemon down: the others are still listed, the failure is named, exit 1.
+    tv.stop()
+    partial = vpo("jobs", "list", "--all", "--json", env=env)
+    assert partial.returncode == 1
+    assert {job["daemon"] for job in json.loads(partial.stdout)["jobs"]} == {"films"}
+    assert "daemon 'tv'" in partial.stderr and "Traceback" not in partial.stderr
+
+
+def test_show_and_wait_take_daemon_colon_id(
+    films: DaemonProcess, tv: DaemonProcess, config_home: Path, tmp_path: Path
+) -> None:
+    with tv.client() as http:
+        job = http.post("/api/jobs", json={"job_type": "scan", "path": str(tmp_path)}).json()
+    env = env_for(config_home, VPO_URL=films.url)  # the reference's daemon wins over VPO_URL
+    short = job["id"][:8]
+    shown = vpo("jobs", "show", f"tv:{short}", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["id"] == job["id"]
+    waited = vpo("jobs", "wait", f"tv:{short}", "--timeout", "30", env=env)
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.startswith(f"job {short} completed")
+    # On films that id does not exist; an unknown daemon is named.
+    assert "no job matches" in one_line_error(vpo("jobs", "show", f"films:{short}", env=env))
+    assert "no daemon named 'music'" in one_line_error(
+        vpo("jobs", "wait", f"music:{short}", env=env)
+    )
