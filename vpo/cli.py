@@ -24,6 +24,11 @@ class LazyCommand:
 
 
 COMMANDS = {
+    "daemons": LazyCommand(
+        "vpo.commands.daemons",
+        "daemons",
+        "List the named daemons of the client config with their health (one line each).",
+    ),
     "jobs": LazyCommand(
         "vpo.commands.jobs", "jobs", "List, inspect, follow, cancel and wait for the daemon's jobs."
     ),

@@ -20,6 +20,7 @@ from vpo.client_errors import ApiError, DaemonUnreachable, InvalidUrl, VpoError
 from vpo.client_settings import normalise_base_url
 from vpo.httpx_import import httpx
 from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
+from vpo.poll_hint import HINT_HEADER, parse_hint
 
 T = TypeVar("T")
 
@@ -40,6 +41,8 @@ class Result(Generic[T]):
     data: T | None
     etag: str | None = None
     not_modified: bool = False
+    # The daemon's `X-Poll-Interval` hint in ms (vpo/poll_hint.py); None when it sent none.
+    poll_interval_ms: int | None = None
 
     def value(self) -> T:
         """The answer's data, for a caller that sent no ETag and so must get a body.
@@ -320,9 +323,10 @@ def interpret_response(
 ) -> Result[T]:
     """Turn one HTTP answer to `call` into a Result, or raise ApiError. Pure: no I/O."""
     etag = headers.get("etag") or headers.get("ETag")
+    hint = parse_hint(headers.get(HINT_HEADER) or headers.get(HINT_HEADER.lower()))
     if status == 304:
         # A 304 may omit the tag; the one we sent is by definition still current.
-        return Result(data=None, etag=etag or call.etag, not_modified=True)
+        return Result(data=None, etag=etag or call.etag, not_modified=True, poll_interval_ms=hint)
     if not 200 <= status < 300:
         raise error_from_response(
             status, body, base_url=base_url, token_sent=token_sent, reason=reason
@@ -335,7 +339,7 @@ def interpret_response(
             "INVALID_RESPONSE",
             f"unexpected answer from {base_url}{call.path} (HTTP {status}): {exc}",
         ) from exc
-    return Result(data=data, etag=etag, not_modified=False)
+    return Result(data=data, etag=etag, not_modified=False, poll_interval_ms=hint)
 
 
 def describe_transport_error(exc: Exception, timeout: float) -> str:

@@ -11,16 +11,16 @@ Config file keys:
                idle_timeout_seconds = 75, max_connections = 256
     [logging]  level = "info" (debug|info|warning|error), format = "text" (text|json)
     [polling]  interval_seconds = 5 (2-60), log_interval_seconds = 15 (>= interval),
-               enabled = true
+               idle_interval_seconds = 4 x interval (interval-60), enabled = true
     [jobs]     probe_concurrency = 2 (>= 1), retention_days = 30 (0 keeps jobs forever)
     [scan]     extensions = ["mkv", "mp4", ...], roots = ["/srv/media", ...] (absolute paths;
                when set, scans submitted over HTTP must lie under one of them)
 
 Environment: VPO_DATA_DIR, VPO_CONFIG, VPO_BIND, VPO_PORT, VPO_AUTH_TOKEN, VPO_HEADER_TIMEOUT,
 VPO_BODY_TIMEOUT, VPO_IDLE_TIMEOUT, VPO_MAX_CONNECTIONS, VPO_LOG_LEVEL,
-VPO_LOG_FORMAT, VPO_POLLING_INTERVAL, VPO_POLLING_LOG_INTERVAL, VPO_POLLING_ENABLED,
-VPO_PROBE_CONCURRENCY, VPO_RETENTION_DAYS, VPO_EXTENSIONS (comma separated), VPO_SCAN_ROOTS
-(separated by ':', like PATH).
+VPO_LOG_FORMAT, VPO_POLLING_INTERVAL, VPO_POLLING_LOG_INTERVAL, VPO_POLLING_IDLE_INTERVAL,
+VPO_POLLING_ENABLED, VPO_PROBE_CONCURRENCY, VPO_RETENTION_DAYS, VPO_EXTENSIONS (comma separated),
+VPO_SCAN_ROOTS (separated by ':', like PATH).
 
 Out-of-range polling values are clamped to the nearest valid value with a warning (the daemon
 logs it); anything else that is wrong (bad TOML, a wrong type, an unparsable value) is a
@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from vpo.poll_hint import hint_to_send
 
 DEFAULT_BIND = "127.0.0.1"
 DEFAULT_PORT = 8321
@@ -98,6 +100,8 @@ class Settings:
     log_format: str = "text"
     polling_interval_seconds: float = 5
     polling_log_interval_seconds: float = 15
+    # The X-Poll-Interval hint while no job is queued or running (docs/design.md §7).
+    polling_idle_interval_seconds: float = 20
     polling_enabled: bool = True
     probe_concurrency: int = 2
     retention_days: int = 30
@@ -114,6 +118,15 @@ class Settings:
     @property
     def is_loopback(self) -> bool:
         return is_loopback_address(self.bind)
+
+    def poll_hint_ms(self, *, busy: bool) -> int:
+        """The X-Poll-Interval of a polled answer: the interval while work is queued or
+        running, the idle interval otherwise (vpo/poll_hint.py)."""
+        return hint_to_send(
+            round(self.polling_interval_seconds * 1000),
+            round(self.polling_idle_interval_seconds * 1000),
+            busy=busy,
+        )
 
     def polling_config(self) -> dict:
         """The body of `GET /api/config/polling`."""
@@ -155,6 +168,11 @@ _SETTINGS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("log_format", "logging.format", "VPO_LOG_FORMAT"),
     ("polling_interval_seconds", "polling.interval_seconds", "VPO_POLLING_INTERVAL"),
     ("polling_log_interval_seconds", "polling.log_interval_seconds", "VPO_POLLING_LOG_INTERVAL"),
+    (
+        "polling_idle_interval_seconds",
+        "polling.idle_interval_seconds",
+        "VPO_POLLING_IDLE_INTERVAL",
+    ),
     ("polling_enabled", "polling.enabled", "VPO_POLLING_ENABLED"),
     ("probe_concurrency", "jobs.probe_concurrency", "VPO_PROBE_CONCURRENCY"),
     ("retention_days", "jobs.retention_days", "VPO_RETENTION_DAYS"),
@@ -167,6 +185,7 @@ _FILE_KEYS = {file_key for _, file_key, _ in _SETTINGS_KEYS}
 _CLI_ALIASES = {
     "polling_interval": "polling_interval_seconds",
     "polling_log_interval": "polling_log_interval_seconds",
+    "polling_idle_interval": "polling_idle_interval_seconds",
     "token": "auth_token",
 }
 
@@ -255,7 +274,11 @@ def _convert(name: str, value: Any, source: str, from_text: bool) -> Any:
         if not _is_number(value) or not math.isfinite(value) or value <= 0:
             raise fail("a number of seconds above 0")
         return _whole(value)
-    if name in ("polling_interval_seconds", "polling_log_interval_seconds"):
+    if name in (
+        "polling_interval_seconds",
+        "polling_log_interval_seconds",
+        "polling_idle_interval_seconds",
+    ):
         if from_text and isinstance(value, str):
             try:
                 value = float(value.strip())
@@ -355,8 +378,19 @@ def load_settings(
             f"using {interval:g}s"
         )
         log_interval = interval
+    idle_default = interval * rules["hint"]["idle_factor_default"]
+    idle = values.get("polling_idle_interval_seconds", min(idle_default, high))
+    if not interval <= idle <= high:
+        clamped = min(max(idle, interval), high)
+        warnings.append(
+            f"polling idle interval {idle:g}s ({sources['polling_idle_interval_seconds']}) is "
+            f"outside {interval:g}-{high:g}s (the polling interval to the maximum); "
+            f"using {clamped:g}s"
+        )
+        idle = clamped
     values["polling_interval_seconds"] = _whole(interval)
     values["polling_log_interval_seconds"] = _whole(log_interval)
+    values["polling_idle_interval_seconds"] = _whole(idle)
 
     settings = Settings(
         data_dir=data_dir,

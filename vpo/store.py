@@ -665,6 +665,20 @@ class JobStore:
         )
         return row[0]
 
+    def has_active_jobs(self) -> bool:
+        """Whether any job is queued or running (two seeks in the status index): what the
+        daemon's poll-interval hint depends on."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = ?)"
+                " OR EXISTS (SELECT 1 FROM jobs WHERE status = ?)",
+                (QUEUED, RUNNING),
+            )
+            .fetchone()
+        )
+        return bool(row[0])
+
     def counts_by_status(self) -> dict[str, int]:
         """Jobs per status; the five known statuses are always present (0 when none)."""
         counts = dict.fromkeys(STATUSES, 0)

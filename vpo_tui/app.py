@@ -50,12 +50,14 @@ class VpoTuiApp(App[int]):
         token_source: Callable[[], str | None] | None = None,
         exit_guard: ExitGuard | None = None,
         driver_class: type[Driver] | None = None,
+        feeds: Sequence[tuple[str, AsyncVpoClient]] = (),
     ) -> None:
         """`clock` and `scheduler` are injectable so tests can check minute-long backoffs.
 
         `token_source` re-reads the token (flag > environment > config file) when the user
         refreshes after a refusal, so a fixed config file works without a restart.
         `exit_guard` (from `main()`) brings signals and a lost terminal to `exit`.
+        `feeds` (name, client) of several daemons shows them in one list (`--all`).
         """
         super().__init__(driver_class=driver_class)
         self.client = client
@@ -66,6 +68,8 @@ class VpoTuiApp(App[int]):
             self.interval_override_ms or self.rules.interval_default_ms
         )
         self.log_interval_ms = self.rules.log_interval_ms(self.interval_ms, None)
+        # The daemon's configured interval: its X-Poll-Interval hint above this means "idle".
+        self.busy_interval_ms = self.interval_ms
         self.polling_enabled = True
         self.polling_config: dict[str, Any] | None = None
         self.clock = clock
@@ -74,11 +78,18 @@ class VpoTuiApp(App[int]):
         self.pause_reasons: set[str] = set()
         self.loops: list[PollLoop] = []
         self.exit_guard = exit_guard
+        self.feeds = list(feeds)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.push_screen(JobsScreen())
+        if self.feeds:
+            # Several daemons: imported only in this mode, so one daemon starts as lean as ever.
+            from vpo_tui.screens.multi_jobs import MultiJobsScreen
+
+            self.push_screen(MultiJobsScreen(self.feeds))
+        else:
+            self.push_screen(JobsScreen())
         if self.exit_guard is not None:
             # Leaving through App.exit lets the driver restore the terminal (alternate screen,
             # cursor, mouse and focus reporting) exactly as on `q`.
@@ -90,6 +101,10 @@ class VpoTuiApp(App[int]):
         # Closing a client whose daemon vanished must not spoil the exit.
         with contextlib.suppress(Exception):
             await self.client.aclose()
+        for _name, client in self.feeds:
+            if client is not self.client:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
 
     # -- polling settings --------------------------------------------------------------------
 
@@ -119,8 +134,12 @@ class VpoTuiApp(App[int]):
         self.log_interval_ms = self.rules.log_interval_ms(
             self.interval_ms, log_interval if isinstance(log_interval, int | float) else None
         )
+        self.busy_interval_ms = self.rules.clamp_interval_ms(
+            daemon_interval if isinstance(daemon_interval, int | float) else self.interval_ms
+        )
         for loop in self.loops:
             loop.poller.set_interval_ms(self.interval_ms)
+            loop.poller.set_busy_interval_ms(self.busy_interval_ms)
         self.polling_enabled = config.get("enabled", True) is not False
         if not self.polling_enabled:
             self.pause_all("disabled")
@@ -148,6 +167,7 @@ class VpoTuiApp(App[int]):
     def register_loop(self, loop: PollLoop) -> None:
         self.loops.append(loop)
         loop.poller.set_interval_ms(self.interval_ms)
+        loop.poller.set_busy_interval_ms(self.busy_interval_ms)
         for reason in self.pause_reasons:
             loop.pause(reason)
 
@@ -187,7 +207,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     options = parse_options(argv)
     # `kill -USR1` dumps every thread's stack: how to see where a frozen client is stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    client = AsyncVpoClient(options.url, options.token)
+    feeds = [
+        (target.name or target.url, AsyncVpoClient(target.url, target.token))
+        for target in options.targets
+    ]
+    client = feeds[0][1] if feeds else AsyncVpoClient(options.url, options.token)
     app = VpoTuiApp(
         client,
         url=options.url,
@@ -195,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         token_source=lambda: parse_options(argv).token,
         exit_guard=guard,
         driver_class=hangup_safe_driver(guard.report_terminal_lost),
+        feeds=feeds,
     )
     app.run(mouse=options.mouse)
     sys.exit(app.return_code or 0)

@@ -70,6 +70,15 @@ class PollLoop:
         if self.poller.request_now(force=force):
             self._begin(force=force)
 
+    def job_started(self) -> None:
+        """This client just submitted a job: back to the configured interval at once, not after
+        the idle wait the daemon last hinted (docs/design.md §7). The New-scan flow calls this,
+        then `poll_now()`."""
+        delay = self.poller.reset_hint()
+        if delay is not None:
+            self._arm(delay)
+        self.on_state()
+
     def pause(self, reason: str) -> None:
         self.poller.pause(reason)
         self._cancel_timer()

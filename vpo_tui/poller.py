@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
+from vpo.poll_hint import hinted_interval_ms
+
 # "denied": the daemon answered 401/403. It is not a network failure: retrying on a timer cannot
 # fix a token, so the loop waits for the user's refresh instead of backing off forever.
 Outcome = Literal["ok", "not_modified", "fail", "denied"]
@@ -43,6 +45,8 @@ class PollingRules:
     max_delay_ms: int
     reconnecting_from: int
     offline_from: int
+    hint_header: str = "X-Poll-Interval"
+    idle_factor_default: int = 4
 
     @classmethod
     def from_mapping(cls, data: dict) -> PollingRules:
@@ -61,11 +65,19 @@ class PollingRules:
             max_delay_ms=int(backoff["max_delay_ms"]),
             reconnecting_from=int(states["reconnecting"]),
             offline_from=int(states["offline"]),
+            hint_header=str(data["hint"]["header"]),
+            idle_factor_default=int(data["hint"]["idle_factor_default"]),
         )
 
     def clamp_interval_ms(self, interval_ms: float) -> int:
         """An interval inside the allowed range (the daemon clamps too; never trust it blindly)."""
         return int(min(max(interval_ms, self.interval_min_ms), self.interval_max_ms))
+
+    def hinted_interval_ms(
+        self, interval_ms: int, hint_ms: int | None, busy_interval_ms: int
+    ) -> int:
+        """The wait after a success given the daemon's hint (the rule is `vpo.poll_hint`'s)."""
+        return hinted_interval_ms(interval_ms, hint_ms, busy_interval_ms, self.interval_max_ms)
 
     def log_interval_ms(self, interval_ms: int, log_interval_ms: float | None) -> int:
         """The log interval is never below the status interval (§7)."""
@@ -120,6 +132,11 @@ class Poller:
         self.interval_ms = self.rules.clamp_interval_ms(
             self.rules.interval_default_ms if interval_ms is None else interval_ms
         )
+        # The daemon's own configured interval: a hint above it means "idle" (see
+        # `PollingRules.hinted_interval_ms`). Until the daemon's settings are read, our own.
+        self.busy_interval_ms = self.interval_ms
+        self.hint_ms: int | None = None  # from the last successful answer
+        self._answer_hint: int | None = None  # from the answer of the request in flight
         self.failures = 0
         self.last_outcome: Outcome | None = None
         self.last_success_at: float | None = None
@@ -146,9 +163,14 @@ class Poller:
         return self._denied
 
     @property
+    def effective_interval_ms(self) -> int:
+        """The wait after a success: the interval, lengthened by an idle daemon's hint."""
+        return self.rules.hinted_interval_ms(self.interval_ms, self.hint_ms, self.busy_interval_ms)
+
+    @property
     def stale_after_s(self) -> float:
         """A connected loop has had a success within one interval plus one request timeout."""
-        return (self.interval_ms + self.rules.request_timeout_ms) / 1000
+        return (self.effective_interval_ms + self.rules.request_timeout_ms) / 1000
 
     def seconds_since_success(self) -> float | None:
         if self.last_success_at is None:
@@ -192,6 +214,34 @@ class Poller:
     def set_interval_ms(self, interval_ms: float) -> None:
         self.interval_ms = self.rules.clamp_interval_ms(interval_ms)
 
+    def set_busy_interval_ms(self, interval_ms: float) -> None:
+        """The daemon's configured interval (GET /api/config/polling), the hint's yardstick."""
+        self.busy_interval_ms = self.rules.clamp_interval_ms(interval_ms)
+
+    def note_hint(self, hint_ms: int | None) -> None:
+        """The `X-Poll-Interval` of the answer to the request in flight (None: none sent).
+
+        It takes effect when that request finishes as a success; a failure forgets any hint,
+        since nothing is known about the daemon then.
+        """
+        self._answer_hint = hint_ms
+
+    def reset_hint(self) -> float | None:
+        """This client just started a job (a submit): back to the configured interval at once.
+
+        Forgets the idle hint; a poll already scheduled further out than one interval is
+        brought forward to one interval from now. Returns the new delay in seconds when the
+        caller must re-arm its timer, else None.
+        """
+        self.hint_ms = None
+        if self.next_poll_at is None or self._stopped or self.paused:
+            return None
+        soonest = self.clock() + self.interval_ms / 1000
+        if self.next_poll_at <= soonest:
+            return None
+        self.next_poll_at = soonest
+        return self.interval_ms / 1000
+
     def seconds_until_next(self) -> float | None:
         """Time to the scheduled poll (for the offline countdown); None when none is scheduled."""
         if self.next_poll_at is None or self.paused or self._stopped:
@@ -209,6 +259,7 @@ class Poller:
         if self._stopped or (blocked and not force) or self._in_flight is not None:
             return None
         self._in_flight = self._generation
+        self._answer_hint = None
         self._poll_right_after = False
         self.next_poll_at = None
         return self._generation
@@ -233,6 +284,7 @@ class Poller:
         else:
             self.failures = 0
             self.last_success_at = self.clock()
+        self.hint_ms = self._answer_hint if outcome in ("ok", "not_modified") else None
         return self._next_delay()
 
     def abandon(self, ticket: int) -> float | None:
@@ -258,7 +310,7 @@ class Poller:
             self._poll_right_after = False
             delay_s = 0.0
         else:
-            delay_s = self.rules.delay_ms(self.failures, self.interval_ms) / 1000
+            delay_s = self.rules.delay_ms(self.failures, self.effective_interval_ms) / 1000
             if self._hurry_polls > 0 and self.failures == 0:
                 self._hurry_polls -= 1
                 delay_s = min(delay_s, self._hurry_delay_s)

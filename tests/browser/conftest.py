@@ -26,7 +26,11 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
-FAST_POLLING = {"polling": {"interval_seconds": 2, "log_interval_seconds": 2}}
+# idle_interval_seconds = interval: the daemon's idle hint (X-Poll-Interval) stretches nothing,
+# so page time moves one interval per poll whether or not a job runs.
+FAST_POLLING = {
+    "polling": {"interval_seconds": 2, "log_interval_seconds": 2, "idle_interval_seconds": 2}
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -300,7 +300,8 @@ def test_pages_send_a_strict_content_security_policy(web_daemon: DaemonProcess, 
 
 def test_basic_auth_browser_session_polls(browser, daemon_factory):
     token = "t" * 24
-    daemon = daemon_factory(token=token, config={"polling": {"interval_seconds": 2}}).start()
+    polling = {"interval_seconds": 2, "idle_interval_seconds": 2}  # no idle hint
+    daemon = daemon_factory(token=token, config={"polling": polling}).start()
     context = browser.new_context(http_credentials={"username": "vpo", "password": token})
     try:
         page = context.new_page()

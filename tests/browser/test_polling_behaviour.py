@@ -160,7 +160,8 @@ def test_retry_now_polls_at_once_when_offline(page: Page, web_daemon: DaemonProc
 def test_backoff_spacing_of_requests_matches_the_rules(page: Page, daemon_factory, vector: dict):
     """Failures alternate between a refused connection and a 503, both count (§7)."""
     interval_s = vector["interval_ms"] // 1000
-    daemon = daemon_factory(config={"polling": {"interval_seconds": interval_s}}).start()
+    polling = {"interval_seconds": interval_s, "idle_interval_seconds": interval_s}  # no idle hint
+    daemon = daemon_factory(config={"polling": polling}).start()
     outcomes = iter(step["outcome"] for step in vector["steps"])
     failures_served = [0]
 

@@ -36,14 +36,18 @@ test('the module exposes itself on globalThis as well as module.exports', () => 
     assert.equal(globalThis.VPOPolling, VPOPolling);
 });
 
+const hintHeaders = JSON.parse(readFileSync(new URL('tests/polling_vectors.json', repo), 'utf8')).hint_headers;
+
 for (const vector of vectors) {
     test(`vector: ${vector.name}`, async () => {
-        const { clock, task, poller, states } = setup(vector.interval_ms);
+        const busyIntervalMs = vector.busy_interval_ms ?? vector.interval_ms;
+        const { clock, task, poller, states } = setup(vector.interval_ms, { busyIntervalMs });
         poller.start();
         await flush();
         assert.equal(task.calls.length, 1, 'first poll starts at once');
         for (const [i, step] of vector.steps.entries()) {
             const where = `step ${i} (${step.outcome})`;
+            poller.noteHint(step.hint_ms ?? null);
             if (step.outcome === 'ok') {
                 await task.succeed({});
             } else {
@@ -57,8 +61,15 @@ for (const vector of vectors) {
             assert.equal(last.nextPollAt, clock.now() + step.delay_ms, `${where}: next poll time`);
             // Exactly one timer (the next poll); the finished request's timeout is gone.
             assert.deepEqual(clock.pendingDelays(), [step.delay_ms], `${where}: scheduled delay`);
+            let waitMs = step.delay_ms;
+            if (step.submit_after_ms !== undefined) {
+                await clock.advance(step.submit_after_ms);
+                poller.resetHint();
+                waitMs = poller.nextPollAt - clock.now();
+                assert.equal(waitMs, step.next_poll_after_submit_ms, `${where}: next poll after a submit`);
+            }
             const before = task.calls.length;
-            await clock.advance(step.delay_ms - 1);
+            await clock.advance(waitMs - 1);
             assert.equal(task.calls.length, before, `${where}: no poll before the delay`);
             await clock.advance(1);
             assert.equal(task.calls.length, before + 1, `${where}: poll right at the delay`);
@@ -70,10 +81,29 @@ for (const vector of vectors) {
     });
 }
 
+test('X-Poll-Interval headers read as the shared table says', () => {
+    assert.ok(hintHeaders.length >= 8);
+    for (const c of hintHeaders) {
+        assert.equal(VPOPolling.parseHint(c.header), c.ms, JSON.stringify(c.header));
+    }
+});
+
+test('fetchJson reads the hint on 200 and 304 alike', async () => {
+    const fetch = async (url, init) =>
+        init.headers['If-None-Match'] === '"a"'
+            ? fakeResponse(304, undefined, { 'X-Poll-Interval': '20000' })
+            : fakeResponse(200, { jobs: [] }, { ETag: '"a"', 'X-Poll-Interval': '5000' });
+    const first = await VPOPolling.fetchJson('/api/jobs', { fetch });
+    const second = await VPOPolling.fetchJson('/api/jobs', { fetch, etag: first.etag });
+    assert.deepEqual([first.pollIntervalMs, second.pollIntervalMs], [5000, 20000]);
+});
+
 test('pure helpers agree with the vectors', () => {
     for (const vector of vectors) {
+        const busy = vector.busy_interval_ms ?? vector.interval_ms;
         for (const step of vector.steps) {
-            assert.equal(VPOPolling.delayAfter(step.failures, vector.interval_ms, rules), step.delay_ms);
+            const interval = step.outcome === 'ok' ? VPOPolling.hintedIntervalMs(vector.interval_ms, step.hint_ms ?? null, busy, rules) : vector.interval_ms;
+            assert.equal(VPOPolling.delayAfter(step.failures, interval, rules), step.delay_ms);
             assert.equal(VPOPolling.stateFor(step.failures, rules), step.state);
         }
     }

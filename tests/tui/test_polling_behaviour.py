@@ -82,7 +82,9 @@ async def test_user_pause_with_p(daemon, make_app, scheduler):
         await wait_for(pilot, lambda: "cancel the selected job" not in screen_text(app))
 
 
-async def test_outage_backoff_and_recovery(daemon, make_app, scheduler, clock):
+async def test_outage_backoff_and_recovery(daemon_factory, make_app, scheduler, clock):
+    # Idle interval = interval: no idle hint in the delays (tests/tui/test_poll_hint.py has it).
+    daemon = daemon_factory(config={"polling": {"idle_interval_seconds": 5}}).start()
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await jobs_screen(pilot, app)
@@ -123,7 +125,13 @@ async def test_interval_comes_from_the_daemon_and_the_flag_wins(
     daemon_factory, make_app, scheduler
 ):
     daemon = daemon_factory(
-        config={"polling": {"interval_seconds": 7, "log_interval_seconds": 20}}
+        config={
+            "polling": {
+                "interval_seconds": 7,
+                "log_interval_seconds": 20,
+                "idle_interval_seconds": 7,
+            }
+        }
     ).start()
     app = make_app(daemon.url)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -21,6 +21,13 @@ INTERVAL_S = 2.0  # the shortest interval the rules allow, so two intervals are 
 POLL_KEYS = ["t", "s", "o", "O", "left_square_bracket", "right_square_bracket", "r", "p p"]
 
 
+@pytest.fixture
+def daemon(daemon_factory):
+    """Idle interval = interval: the idle hint (tests/tui/test_poll_hint.py) stretches nothing, so
+    a job queued between rounds shows within two of the app's intervals, as this test needs."""
+    return daemon_factory(config={"polling": {"idle_interval_seconds": 5}}).start()
+
+
 @pytest.mark.parametrize("seed", [8, 9])
 async def test_random_quick_keys_never_stop_the_list(daemon, tmp_path, seed):
     library = tmp_path / "lib"

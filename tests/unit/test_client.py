@@ -156,6 +156,24 @@ def test_304_is_not_modified_with_no_data_and_the_same_tag():
     assert result.etag == '"v7"'
 
 
+def test_the_poll_interval_hint_is_read_from_200s_and_304s():
+    assert (
+        interpret_response(get_job_call(JOB_ID), 200, {}, b"{}", base_url=BASE).poll_interval_ms
+        is None
+    )
+    answered = interpret_response(
+        get_job_call(JOB_ID), 200, {"X-Poll-Interval": "20000"}, b"{}", base_url=BASE
+    )
+    unchanged = interpret_response(
+        get_job_call(JOB_ID, etag='"v7"'), 304, {"X-Poll-Interval": "5000"}, b"", base_url=BASE
+    )
+    garbled = interpret_response(
+        get_job_call(JOB_ID), 200, {"X-Poll-Interval": "soon"}, b"{}", base_url=BASE
+    )
+    assert (answered.poll_interval_ms, unchanged.poll_interval_ms) == (20000, 5000)
+    assert garbled.poll_interval_ms is None
+
+
 def test_value_is_the_data_and_a_304_where_data_was_expected_is_an_api_error():
     body = as_body({"id": JOB_ID})
     assert interpret_response(get_job_call(JOB_ID), 200, {}, body, base_url=BASE).value() == {

@@ -300,3 +300,24 @@ def test_bad_scan_roots_name_the_key(tmp_path: Path, toml: str, expected: str) -
     write_config(tmp_path, toml)
     with pytest.raises(ConfigError, match=rf"^scan\.roots in .*: expected {expected}"):
         load(tmp_path)
+
+
+def test_idle_interval_defaults_to_four_intervals_within_the_bounds(tmp_path: Path) -> None:
+    settings, warnings = load(tmp_path)
+    assert settings.polling_idle_interval_seconds == 20 and warnings == []
+    assert (settings.poll_hint_ms(busy=True), settings.poll_hint_ms(busy=False)) == (5000, 20000)
+    slow, warnings = load(tmp_path, env={"VPO_POLLING_INTERVAL": "20"})
+    assert slow.polling_idle_interval_seconds == 60  # not 80: the rules' maximum
+    assert not any("idle" in warning for warning in warnings)
+    chosen, _ = load(tmp_path, env={"VPO_POLLING_IDLE_INTERVAL": "12.5"})
+    assert chosen.poll_hint_ms(busy=False) == 12500
+
+
+def test_idle_interval_is_clamped_between_the_interval_and_the_maximum(tmp_path: Path) -> None:
+    write_config(tmp_path, "[polling]\ninterval_seconds = 10\nidle_interval_seconds = 3\n")
+    settings, warnings = load(tmp_path)
+    assert settings.polling_idle_interval_seconds == 10
+    assert len(warnings) == 1 and "polling.idle_interval_seconds" in warnings[0]
+    settings, warnings = load(tmp_path, env={"VPO_POLLING_IDLE_INTERVAL": "600"})
+    assert settings.polling_idle_interval_seconds == 60
+    assert "VPO_POLLING_IDLE_INTERVAL" in warnings[0] and "using 60s" in warnings[0]

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from vpo.poll_hint import parse_hint
 from vpo_tui.poller import CONNECTED, OFFLINE, RECONNECTING, Poller, load_rules
 
-VECTORS = json.loads((Path(__file__).parents[1] / "polling_vectors.json").read_text())["vectors"]
+SHARED = json.loads((Path(__file__).parents[1] / "polling_vectors.json").read_text())
+VECTORS = SHARED["vectors"]
 
 
 class FakeClock:
@@ -29,16 +31,60 @@ def test_vectors_file_is_not_empty() -> None:
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
 def test_every_shared_vector(vector: dict) -> None:
-    poller = Poller(vector["interval_ms"], clock=FakeClock())
+    clock = FakeClock()
+    poller = Poller(vector["interval_ms"], clock=clock)
+    poller.set_busy_interval_ms(vector.get("busy_interval_ms", vector["interval_ms"]))
     for index, step in enumerate(vector["steps"]):
         ticket = poller.begin()
         assert ticket is not None, f"step {index}: poller refused to start a request"
+        poller.note_hint(step.get("hint_ms"))
         delay_s = poller.finish(ticket, step["outcome"])
         where = f"{vector['name']} step {index}"
         assert poller.failures == step["failures"], where
         assert poller.state == step["state"], where
         assert delay_s is not None, where
         assert round(delay_s * 1000) == step["delay_ms"], where
+        if "submit_after_ms" in step:
+            clock.now += step["submit_after_ms"] / 1000
+            poller.reset_hint()
+            until_next = poller.seconds_until_next()
+            assert until_next is not None, where
+            assert round(until_next * 1000) == step["next_poll_after_submit_ms"], where
+            clock.now += until_next
+        else:
+            clock.now += delay_s
+
+
+def test_vectors_cover_the_hint() -> None:
+    hinted = [v for v in VECTORS if any("hint_ms" in step for step in v["steps"])]
+    assert len(hinted) >= 5
+    assert any("submit_after_ms" in step for v in hinted for step in v["steps"])
+
+
+@pytest.mark.parametrize("case", SHARED["hint_headers"], ids=lambda case: repr(case["header"]))
+def test_hint_headers_read_like_polling_js(case: dict) -> None:
+    assert parse_hint(case["header"]) == case["ms"]
+
+
+def test_the_idle_hint_stretches_staleness_too() -> None:
+    """A loop waiting 20 s on an idle daemon's word is not "stale" after 15 s."""
+    clock = FakeClock()
+    poller = Poller(5000, clock=clock)
+    ticket = poller.begin()
+    poller.note_hint(20000)
+    assert poller.finish(ticket, "ok") == 20.0
+    clock.now += 19
+    assert not poller.is_stale()
+    assert poller.stale_after_s == 30.0
+
+
+def test_a_hint_only_counts_for_the_answer_it_came_with() -> None:
+    poller = Poller(5000)
+    ticket = poller.begin()
+    poller.note_hint(20000)
+    assert poller.finish(ticket, "ok") == 20.0
+    # The next answer says nothing (the fetch did not note one): the interval again.
+    assert poller.finish(poller.begin(), "not_modified") == 5.0
 
 
 def test_rules_come_from_the_packaged_file() -> None:

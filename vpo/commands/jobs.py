@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any, NoReturn, TypeVar
 
@@ -22,7 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from vpo.client import ApiError, JobListParams, VpoClient, VpoError
-from vpo.client_settings import client_settings
+from vpo.client_settings import DaemonTarget, client_settings, resolve_daemons
+from vpo.jobmerge import merge_jobs, split_job_ref
 from vpo.jobtext import (
     CLI_COUNTS,
     counts_text,
@@ -32,6 +34,7 @@ from vpo.jobtext import (
     time_text,
 )
 from vpo.pathtext import not_utf8_note, visible
+from vpo.poll_hint import hinted_interval_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +43,7 @@ EXIT_COMPLETED, EXIT_FAILED, EXIT_CANCELLED, EXIT_TIMEOUT, EXIT_WAIT_ERROR = 0, 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130  # the shell convention for "stopped by SIGINT"
 
+MAX_PAGE = 100  # the API's largest page
 LOG_PAGE_LINES = 1000  # the API's maximum page, so a long log takes few requests
 STATUS_STYLES = {
     "queued": "cyan",
@@ -128,8 +132,11 @@ def job_detail_rows(job: dict[str, Any]) -> list[tuple[str, str]]:
     return [(name, value) for name, value in rows if value]
 
 
-def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
+def jobs_table(jobs_: list[dict[str, Any]], daemons: list[str] | None = None) -> Table:
+    """The list as a table; with `daemons` (one name per job) a DAEMON column comes first."""
     table = Table(box=None, header_style="bold", pad_edge=False)
+    if daemons is not None:
+        table.add_column("DAEMON", no_wrap=True)
     table.add_column("ID", no_wrap=True)
     table.add_column("TYPE", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
@@ -137,9 +144,11 @@ def jobs_table(jobs_: list[dict[str, Any]]) -> Table:
     table.add_column("TARGET", overflow="fold")
     table.add_column("CREATED (UTC)", no_wrap=True)
     table.add_column("DURATION", justify="right", no_wrap=True)
-    for job in jobs_:
+    for index, job in enumerate(jobs_):
         status = str(job.get("status", ""))
+        daemon_cell = [] if daemons is None else [visible(daemons[index])]
         table.add_row(
+            *daemon_cell,
             str(job.get("id_short") or str(job.get("id", ""))[:8]),
             str(job.get("job_type", "")),
             Text(status, style=STATUS_STYLES.get(status, "")),
@@ -164,9 +173,58 @@ def table_console() -> Console:
 
 
 def _client(ctx: click.Context) -> VpoClient:
-    url_flag, token_flag = ctx.obj
-    url, token = client_settings(url_flag, token_flag, os.environ)
+    url_flag, token_flag, daemon_flag = ctx.obj
+    url, token = client_settings(url_flag, token_flag, os.environ, daemon_flag=daemon_flag)
     return ctx.with_resource(VpoClient(url, token))
+
+
+def _client_for(ctx: click.Context, ref: str) -> tuple[VpoClient, str]:
+    """The client and the job id of an ID argument, which may name its daemon: `tv:3f2a9c1e`.
+
+    A daemon named in the reference is reached at its configured URL (VPO_URL and VPO_DAEMON
+    do not apply: the reference says which daemon); with --url as well it is ambiguous.
+    """
+    name, job_id = split_job_ref(ref)
+    if name is None:
+        return _client(ctx), ref
+    url_flag, token_flag, _daemon_flag = ctx.obj
+    if url_flag:
+        raise JobsCommandError(f"'{ref}' names daemon '{name}'; leave out --url (or the name)")
+    [target] = resolve_daemons([name], token_flag=token_flag, env=os.environ)
+    return ctx.with_resource(VpoClient(target.url, target.token)), job_id
+
+
+class FollowPace:
+    """How long `wait` and `logs -f` sleep between polls: `--interval`, stretched only by an
+    idle daemon's X-Poll-Interval hint (the rule of vpo/poll_hint.py, shared with the TUI and
+    the web page). While the followed job is queued or running the daemon is busy by
+    definition, so in practice the user's interval holds; the daemon's own interval, the hint's
+    yardstick, is asked for only if a hint longer than `--interval` ever arrives."""
+
+    def __init__(self, client: VpoClient, interval_s: float) -> None:
+        self.client = client
+        self.interval_ms = round(interval_s * 1000)
+        self.hint_ms: int | None = None
+        self._busy_interval_ms: int | None = None
+
+    def note(self, hint_ms: int | None) -> None:
+        self.hint_ms = hint_ms
+
+    def seconds(self) -> float:
+        hint = self.hint_ms
+        if hint is None or hint <= self.interval_ms:
+            return self.interval_ms / 1000
+        from vpo.config import polling_rules  # only on this rare path
+
+        rules = polling_rules()
+        if self._busy_interval_ms is None:
+            try:
+                configured = self.client.polling_config().get("interval_ms")
+            except VpoError:
+                configured = None  # an older daemon: take no chances, treat the hint as busy
+            self._busy_interval_ms = configured if isinstance(configured, int) else hint
+        max_ms = rules["interval_ms"]["max"]
+        return hinted_interval_ms(self.interval_ms, hint, self._busy_interval_ms, max_ms) / 1000
 
 
 def _print_json(value: Any) -> None:
@@ -192,10 +250,16 @@ def interval_option(help_text: str) -> Callable[[F], F]:
     metavar="TOKEN",
     help="API token (default: $VPO_TOKEN, else server.auth_token from the config file).",
 )
+@click.option(
+    "--daemon",
+    metavar="NAME",
+    help="A named daemon of the client config (default: $VPO_DAEMON, else its default); "
+    "--url and $VPO_URL still win. See `vpo daemons`.",
+)
 @click.pass_context
-def jobs(ctx: click.Context, url: str | None, token: str | None) -> None:
+def jobs(ctx: click.Context, url: str | None, token: str | None, daemon: str | None) -> None:
     """List, inspect, follow, cancel and wait for the daemon's jobs."""
-    ctx.obj = (url, token)
+    ctx.obj = (url, token, daemon)
 
 
 @jobs.command("list")
@@ -208,10 +272,20 @@ def jobs(ctx: click.Context, url: str | None, token: str | None) -> None:
 @click.option("--limit", type=int, help="Jobs per page, 1-100 (default 50).")
 @click.option("--offset", type=int, help="Skip this many jobs (paging).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON page.")
+@click.option(
+    "--all",
+    "every_daemon",
+    is_flag=True,
+    help="Every named daemon of the client config in one list, with a DAEMON column "
+    "(--json: each job has a 'daemon' field).",
+)
 @click.pass_context
 @reports_errors()
-def list_command(ctx: click.Context, as_json: bool, **filters: Any) -> None:
+def list_command(ctx: click.Context, as_json: bool, every_daemon: bool, **filters: Any) -> None:
     """List jobs, newest first."""
+    if every_daemon:
+        _list_every_daemon(ctx, as_json, filters)
+        return
     # The options above are named as JobListParams' fields: status, job_type, ... offset.
     page = _client(ctx).list_jobs(JobListParams(**filters)).value()
     if as_json:
@@ -227,6 +301,68 @@ def list_command(ctx: click.Context, as_json: bool, **filters: Any) -> None:
     console.print(f"{first}-{last} of {page.total} jobs", style="dim")
 
 
+def _list_every_daemon(ctx: click.Context, as_json: bool, filters: dict[str, Any]) -> None:
+    """`list --all`: each daemon's first offset+limit jobs, asked at once, merged in the sort
+    order the daemons use; a daemon that fails is named on stderr (exit 1), the rest listed."""
+    url_flag, token_flag, _daemon_flag = ctx.obj
+    if url_flag:
+        raise JobsCommandError("--all lists the named daemons; leave out --url")
+    targets = resolve_daemons([], every=True, token_flag=token_flag, env=os.environ)
+    limit = 50 if filters.get("limit") is None else filters["limit"]
+    offset = 0 if filters.get("offset") is None else filters["offset"]
+    if offset < 0 or limit < 1 or offset + limit > MAX_PAGE:
+        raise JobsCommandError(
+            f"with --all, --limit must be at least 1 and --offset + --limit at most {MAX_PAGE}"
+        )
+    params = JobListParams(**{**filters, "limit": offset + limit, "offset": 0})
+
+    def ask(target: DaemonTarget) -> Any:
+        try:
+            with VpoClient(target.url, target.token) as client:
+                return client.list_jobs(params).value()
+        except VpoError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+        answers = list(pool.map(ask, targets))
+    pages = [(t.name or t.url, a) for t, a in zip(targets, answers, strict=True)]
+    good = [(name, page) for name, page in pages if not isinstance(page, VpoError)]
+    failed = [(name, error) for name, error in pages if isinstance(error, VpoError)]
+    merged = merge_jobs(
+        [(name, page.jobs) for name, page in good],
+        filters.get("sort") or "created_at",
+        filters.get("order") or "desc",
+    )[offset : offset + limit]
+    total = sum(page.total for _name, page in good)
+    if as_json:
+        _print_json(
+            {
+                "jobs": [{**job, "daemon": name} for name, job in merged],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "daemons": [
+                    {"name": t.name, "url": t.url, "reachable": not isinstance(a, VpoError)}
+                    for t, a in zip(targets, answers, strict=True)
+                ],
+            }
+        )
+    elif not merged:
+        filtered = any(page.has_filters for _name, page in good)
+        click.echo("no jobs match these filters" if filtered else "no jobs yet")
+    else:
+        console = table_console()
+        console.print(jobs_table([job for _n, job in merged], [name for name, _j in merged]))
+        console.print(
+            f"{offset + 1}-{offset + len(merged)} of {total} jobs on {len(good)} daemons",
+            style="dim",
+        )
+    for name, error in failed:
+        click.echo(f"Error: daemon '{name}': {error}", err=True)
+    if failed:
+        sys.exit(EXIT_ERROR)
+
+
 @jobs.command("show")
 @click.argument("job_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON for the job.")
@@ -234,7 +370,7 @@ def list_command(ctx: click.Context, as_json: bool, **filters: Any) -> None:
 @reports_errors()
 def show_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """Show one job (ID may be the 8-character short id)."""
-    client = _client(ctx)
+    client, job_id = _client_for(ctx, job_id)
     job = client.get_job(client.resolve_job_id(job_id)).value()
     if as_json:
         _print_json(job)
@@ -277,7 +413,7 @@ def logs_command(
     ctx: click.Context, job_id: str, follow: bool, last_lines: int | None, interval: float
 ) -> None:
     """Print a job's log; with --follow, keep printing new lines until the job ends."""
-    client = _client(ctx)
+    client, job_id = _client_for(ctx, job_id)
     job_id = client.resolve_job_id(job_id)
     offset = 0
     if last_lines is not None:
@@ -287,14 +423,17 @@ def logs_command(
     if not follow:
         _print_log_lines(client, job_id, offset, cache)
         return
+    pace = FollowPace(client, interval)
     while True:
         # Status first, then the lines: when the job is terminal, this drain is the final
         # fetch and sees every line the job ever wrote.
-        job = client.get_job(job_id).value()
+        answer = client.get_job(job_id)
+        pace.note(answer.poll_interval_ms)
+        job = answer.value()
         offset = _print_log_lines(client, job_id, offset, cache)
         if is_terminal(job):
             return
-        time.sleep(interval)
+        time.sleep(pace.seconds())
 
 
 @jobs.command("errors")
@@ -306,7 +445,7 @@ def logs_command(
 @reports_errors()
 def errors_command(ctx: click.Context, job_id: str, limit: int, offset: int, as_json: bool) -> None:
     """List the files a scan could not read or probe, with the reason."""
-    client = _client(ctx)
+    client, job_id = _client_for(ctx, job_id)
     page = client.get_errors(client.resolve_job_id(job_id), limit=limit, offset=offset)
     if as_json:
         _print_json(page)
@@ -329,7 +468,7 @@ def errors_command(ctx: click.Context, job_id: str, limit: int, offset: int, as_
 @reports_errors()
 def cancel_command(ctx: click.Context, job_id: str) -> None:
     """Cancel a queued job now, or ask a running job to stop at its next file."""
-    client = _client(ctx)
+    client, job_id = _client_for(ctx, job_id)
     job = client.cancel_job(client.resolve_job_id(job_id))
     short = job.get("id_short") or str(job.get("id", ""))[:8]
     if is_terminal(job):
@@ -355,13 +494,15 @@ def _finish_wait(job: dict[str, Any]) -> NoReturn:
 @reports_errors(exit_code=EXIT_WAIT_ERROR)
 def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interval: float) -> None:
     """Wait for a job to end. Exit 0 completed, 1 failed, 2 cancelled, 3 timeout, 4 error."""
-    client = _client(ctx)
+    client, job_id = _client_for(ctx, job_id)
     job_id = client.resolve_job_id(job_id)
     deadline = None if timeout is None else time.monotonic() + timeout
     job: dict[str, Any] | None = None
     etag: str | None = None
+    pace = FollowPace(client, interval)
     while True:
         result = client.get_job(job_id, etag=etag)
+        pace.note(result.poll_interval_ms)
         if not result.not_modified:
             job, etag = result.data, result.etag
         if job is None:
@@ -376,6 +517,6 @@ def wait_command(ctx: click.Context, job_id: str, timeout: float | None, interva
                 state = f"{job.get('status')}, {progress}" if progress else job.get("status")
                 click.echo(f"timed out after {timeout:g}s waiting for job {short} ({state})")
                 sys.exit(EXIT_TIMEOUT)
-            time.sleep(min(interval, remaining))
+            time.sleep(min(pace.seconds(), remaining))
         else:
-            time.sleep(interval)
+            time.sleep(pace.seconds())

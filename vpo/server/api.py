@@ -17,6 +17,7 @@ from aiohttp import web
 from vpo import joblog, scanroots
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, JOB_TYPES, QUEUED, RUNNING, Job
 from vpo.pathtext import escaped_path, is_utf8
+from vpo.poll_hint import HINT_HEADER
 from vpo.server import STATE, ServerState, current_second
 from vpo.server import errors as err
 from vpo.server.etag import CachedResponse, if_none_match_matches
@@ -55,18 +56,21 @@ def json_response(
 
 
 def conditional_response(
-    request: web.Request, entry: CachedResponse, *, built: bool
+    request: web.Request, entry: CachedResponse, *, built: bool, poll_hint_ms: int | None = None
 ) -> web.Response:
     """200 with the body, or 304 without one when the client already holds this tag.
 
     `X-Cache` says whether this answer was built now (MISS) or served from the response cache
     without touching the jobs (HIT): operators and tests can see that polls are cheap.
+    `X-Poll-Interval` (on 304s too) is not part of the body, so it never changes the tag.
     """
     headers = {
         "ETag": entry.etag,
         "Cache-Control": POLLED_CACHE_CONTROL,
         "X-Cache": "MISS" if built else "HIT",
     }
+    if poll_hint_ms is not None:
+        headers[HINT_HEADER] = str(poll_hint_ms)
     if if_none_match_matches(request.headers.get("If-None-Match"), entry.etag):
         return web.Response(status=304, headers=headers)
     return web.Response(
@@ -117,12 +121,18 @@ async def cached(
     state = request.app[STATE]
     now = current_second()
     second = int(now.timestamp())
-    current = await state.run_blocking(version)
+    # The hint is read in the same trip to the blocking threads as the version: no extra hop.
+    current, busy = await state.run_blocking(_version_and_busy, version, state)
     entry = state.cache.get(key, current, second)
     built = entry is None
     if entry is None:
         entry = await _build_once(state, key, current, second, now, build)
-    return conditional_response(request, entry, built=built)
+    hint = state.settings.poll_hint_ms(busy=busy)
+    return conditional_response(request, entry, built=built, poll_hint_ms=hint)
+
+
+def _version_and_busy(version: Callable[[], Hashable], state: ServerState) -> tuple[Hashable, bool]:
+    return version(), state.store.has_active_jobs()
 
 
 async def _build_once(

@@ -343,6 +343,13 @@ ETAG_HEADERS = {
         "description": "HIT: served from the response cache without reading any job; MISS: built",
         "schema": {"type": "string", "enum": ["HIT", "MISS"]},
     },
+    "X-Poll-Interval": {
+        "description": (
+            "Milliseconds to wait before the next poll: the polling interval while any job is "
+            "queued or running, the idle interval otherwise (also on 304s)"
+        ),
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
 }
 
 PARAMETERS: dict[str, Any] = {

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Footer, Log, Static
 
-from vpo.client import ApiError
+from vpo.client import ApiError, AsyncVpoClient
 from vpo.jobs import RUNNING
 from vpo.jobtext import is_terminal
 from vpo_tui.jobview import detail_lines, short_id
@@ -115,8 +115,8 @@ class DetailScreen(PolledScreen):
     widget_keys = LOG_KEYS
     widget_keys_before = "follow"
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__()
+    def __init__(self, job_id: str, client: AsyncVpoClient | None = None) -> None:
+        super().__init__(client)
         self.job_id = job_id
         self.job: dict[str, Any] | None = None
         self.gone = False
@@ -153,9 +153,10 @@ class DetailScreen(PolledScreen):
 
     async def fetch(self) -> Outcome:
         app = self.vpo_app
-        client = app.client
+        client = self.client
         try:
             result = await client.get_job(self.job_id, etag=self._etag)
+            self.loop.poller.note_hint(result.poll_interval_ms)  # type: ignore[union-attr]
         except ApiError as exc:
             if exc.status in (400, 404):
                 self._show_gone()
@@ -193,7 +194,7 @@ class DetailScreen(PolledScreen):
 
     async def _fetch_log(self, max_pages: int) -> bool:
         """Fetch lines past the held offset; True when new lines arrived."""
-        client = self.vpo_app.client
+        client = self.client
         if not self.log_started:
             first = (await client.get_logs(self.job_id, lines=1, offset=0)).value()
             self.log_offset = max(0, first.total_lines - LOG_TAIL_LINES)

@@ -159,6 +159,7 @@ class JobsScreen(PolledScreen):
         query = self.query_state
         etag = self._etag if self._etag_query == query else None
         result = await app.client.list_jobs(JobListParams(**query.api_params()), etag=etag)
+        self.loop.poller.note_hint(result.poll_interval_ms)  # type: ignore[union-attr]
         if query != self.query_state:
             # The user changed the query while this request was out; its answer is for the old
             # one. The loop was told to poll again right after this request.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
-from vpo.client import ApiError, VpoError
+from vpo.client import ApiError, AsyncVpoClient, VpoError
 from vpo.jobtext import is_terminal
 from vpo_tui.jobview import short_id
 from vpo_tui.keys import KeyBinding, help_rows
@@ -69,10 +69,21 @@ class PolledScreen(Screen):
     widget_keys: Sequence[tuple[str, str]] = ()
     widget_keys_before: str | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, client: AsyncVpoClient | None = None) -> None:
         super().__init__()
         self.loop: PollLoop | None = None
         self.last_change: datetime | None = None
+        self._client = client  # another daemon's client (several daemons in one view)
+
+    @property
+    def client(self) -> AsyncVpoClient:
+        """The daemon this screen talks to: its own, or the app's."""
+        return self._client if self._client is not None else self.vpo_app.client
+
+    def client_for_job(self, job_id: str) -> tuple[AsyncVpoClient, str]:
+        """Where a job of this screen lives: (client, id on that daemon). A screen over several
+        daemons keys its rows by daemon and id and overrides this."""
+        return self.client, job_id
 
     @property
     def vpo_app(self) -> VpoTuiApp:
@@ -80,7 +91,7 @@ class PolledScreen(Screen):
 
     @property
     def token_sent(self) -> bool:
-        return self.vpo_app.client.token is not None
+        return self.client.token is not None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -197,7 +208,8 @@ class PolledScreen(Screen):
 
     async def _cancel(self, job_id: str) -> None:
         try:
-            job = await self.vpo_app.client.cancel_job(job_id)
+            client, daemon_job_id = self.client_for_job(job_id)
+            job = await client.cancel_job(daemon_job_id)
         except ApiError as exc:
             self.notify(safe_text(exc.message), severity="warning", markup=False)
         except VpoError as exc:

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from vpo_tui.jobview import COLUMNS, FIXED_WIDTHS, MIN_TARGET_WIDTH, status_style
+from vpo_tui.jobview import COLUMNS, FIXED_WIDTHS, MIN_TARGET_WIDTH, Column, status_style
 from vpo_tui.rowdiff import Row, RowPatch, diff_rows
 
 
@@ -28,9 +28,9 @@ class JobIdText(Text):
         self.job_id = job_id
 
 
-def render_cell(job_id: str, column: int, value: str) -> Text:
+def render_cell(job_id: str, column: int, value: str, columns: Sequence[Column] = COLUMNS) -> Text:
     """A cell as plain `Text` (never markup), styled only by its status word."""
-    key = COLUMNS[column].key
+    key = columns[column].key
     if key == "id":
         return JobIdText(value, job_id)
     if key == "status":
@@ -50,15 +50,24 @@ class JobTable(DataTable):
         Binding("end", "scroll_bottom", "Last", show=False),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        columns: Sequence[Column] = COLUMNS,
+        widths: dict[str, int] | None = None,
+    ) -> None:
+        """`columns` and `widths`: the jobs of several daemons add a Daemon column."""
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.column_spec = tuple(columns)
+        self.fixed_widths = {**FIXED_WIDTHS, **(widths or {})}
         self.shown_rows: list[Row] = []
         self.rebuild_count = 0
         self.patches_applied = 0
 
     def on_mount(self) -> None:
-        for column in COLUMNS:
-            width = FIXED_WIDTHS.get(column.key, MIN_TARGET_WIDTH)
+        for column in self.column_spec:
+            width = self.fixed_widths.get(column.key, MIN_TARGET_WIDTH)
             self.add_column(Text(column.label), key=column.key, width=width)
 
     # -- reading -----------------------------------------------------------------------------
@@ -132,8 +141,8 @@ class JobTable(DataTable):
         for update in patch.updates:
             self.update_cell(
                 update.key,
-                COLUMNS[update.column].key,
-                render_cell(update.key, update.column, update.value),
+                self.column_spec[update.column].key,
+                render_cell(update.key, update.column, update.value, self.column_spec),
             )
         for insert in patch.inserts:
             self.add_row(*self._render_row(insert.key, insert.cells), key=insert.key)
@@ -141,9 +150,9 @@ class JobTable(DataTable):
             position = {key: index for index, key in enumerate(patch.order)}
             self.sort("id", key=lambda cell: position[cell.job_id])
 
-    @staticmethod
-    def _render_row(key: str, cells: Sequence[str]) -> list[Text]:
-        return [render_cell(key, column, value) for column, value in enumerate(cells)]
+    def _render_row(self, key: str, cells: Sequence[str]) -> list[Text]:
+        spec = self.column_spec
+        return [render_cell(key, column, value, spec) for column, value in enumerate(cells)]
 
     def _restore_view(self, cursor_job: str | None, cursor_index: int, scroll_y: float) -> None:
         if not self.shown_rows:

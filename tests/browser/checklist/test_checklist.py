@@ -29,6 +29,12 @@ VECTORS = {
 }
 
 
+def no_idle_hint(interval_s: int) -> dict:
+    """A daemon config whose idle hint (X-Poll-Interval) equals its interval, so the backoff
+    vectors' delays hold on an idle daemon."""
+    return {"polling": {"interval_seconds": interval_s, "idle_interval_seconds": interval_s}}
+
+
 def finished_job(store: JobStore, path: str, status: str = COMPLETED) -> str:
     job = store.create_job("scan", path, status=RUNNING)
     store.finish_job(job.id, status, error_message="boom" if status == FAILED else None)
@@ -181,7 +187,7 @@ def test_indicator_through_an_outage_with_the_backoff_spacing_of_the_rules(
     """The daemon is really stopped: every poll meets a refused connection (a network error in
     the page), through the whole backoff sequence to the cap, then the daemon comes back."""
     vector = VECTORS["backoff sequence to the cap"]
-    daemon = daemon_factory(config={"polling": {"interval_seconds": vector["interval_ms"] // 1000}})
+    daemon = daemon_factory(config=no_idle_hint(vector["interval_ms"] // 1000))
     session.use_daemon(daemon.start().port)
     session.open("/jobs", fake_clock=True)
     session.poll_once(vector["interval_ms"])
@@ -209,7 +215,7 @@ def test_backoff_resets_on_success_and_503_429_count_as_failures(
     session: PageSession, daemon_factory
 ):
     vector = VECTORS["success resets backoff"]
-    daemon = daemon_factory(config={"polling": {"interval_seconds": vector["interval_ms"] // 1000}})
+    daemon = daemon_factory(config=no_idle_hint(vector["interval_ms"] // 1000))
     session.use_daemon(daemon.start().port)
     failures = iter(["unavailable", "too_many"] * 10)
     outcomes = [next(failures) if s["outcome"] == "fail" else "ok" for s in vector["steps"]]

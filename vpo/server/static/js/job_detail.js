@@ -368,6 +368,7 @@
 
         async function pollStatus(signal) {
             const r = await P.fetchJson(jobUrl, { signal, etag });
+            statusPoller.noteHint(r.pollIntervalMs);
             if (r.notModified) {
                 updateEta(lastJob);
                 return null;

@@ -324,6 +324,8 @@
             }
             markHighlight();
             if (poller) {
+                // A job this page started: the daemon is busy now, whatever an idle hint said.
+                poller.resetHint();
                 poller.pollNow();
             }
             return Boolean(tr);
@@ -349,6 +351,7 @@
         async function poll(signal) {
             const url = '/api/jobs' + (apiQuery ? '?' + apiQuery : '');
             const r = await P.fetchJson(url, { signal, etag });
+            poller.noteHint(r.pollIntervalMs);
             if (!r.notModified) {
                 if (!r.ok) {
                     // A 4xx is an answer, not an outage: say it and stop asking the same question.

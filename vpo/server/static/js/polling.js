@@ -80,6 +80,32 @@
         return Math.min(grown, b.max_delay_ms);
     }
 
+    /**
+     * The wait after a successful poll given its answer's X-Poll-Interval hint (the rule of
+     * vpo/poll_hint.py). A hint no longer than the daemon's configured interval means work is
+     * queued or running: keep our own pace. A longer one means the daemon is idle: wait that
+     * long, never less than our interval, never more than the rules' maximum interval.
+     */
+    function hintedIntervalMs(intervalMs, hintMs, busyIntervalMs, rules) {
+        if (hintMs === null || hintMs === undefined || hintMs <= busyIntervalMs) {
+            return intervalMs;
+        }
+        return Math.min(Math.max(hintMs, intervalMs), rules.interval_ms.max);
+    }
+
+    /** The ms of an X-Poll-Interval header, or null when absent or not a whole positive number. */
+    function parseHint(text) {
+        if (text === null || text === undefined) {
+            return null;
+        }
+        const trimmed = String(text).trim();
+        if (!/^[0-9]{1,9}$/.test(trimmed)) {
+            return null;
+        }
+        const ms = Number(trimmed);
+        return ms > 0 ? ms : null;
+    }
+
     /** Connection state for `failures` consecutive failures. */
     function stateFor(failures, rules) {
         const s = rules.states;
@@ -110,7 +136,9 @@
      * after the previous one ended, so slow answers never stack requests.
      *
      * options: task, intervalMs, rules, onState(info), onBusy(bool), startDelayMs (first poll;
-     * default 0), pauseWhenHidden (default true), env (timers, clock, document, window; tests).
+     * default 0), pauseWhenHidden (default true), busyIntervalMs (the daemon's configured
+     * interval, the yardstick of its X-Poll-Interval hint; default intervalMs), env (timers,
+     * clock, document, window; tests). A task reports its answer's hint with noteHint(ms).
      */
     function createPoller(options) {
         const env = Object.assign(defaultEnv(), options.env || {});
@@ -120,6 +148,7 @@
         const onState = options.onState || function () {};
         const onBusy = options.onBusy || function () {};
         const pauseWhenHidden = options.pauseWhenHidden !== false;
+        const busyIntervalMs = options.busyIntervalMs || intervalMs;
         const doc = pauseWhenHidden ? env.document : null;
         const win = env.window;
 
@@ -135,12 +164,19 @@
         let nextPollAt = null;
         let lastDelayMs = null;
         let pollCount = 0;
+        let hintMs = null; // from the last successful answer
+        let answerHint = null; // from the answer of the poll in flight
+
+        function effectiveIntervalMs() {
+            return hintedIntervalMs(intervalMs, hintMs, busyIntervalMs, rules);
+        }
 
         function info() {
             return {
                 state: stateFor(failures, rules),
                 failures,
                 delayMs: lastDelayMs,
+                intervalMs: effectiveIntervalMs(),
                 nextPollAt,
                 paused,
                 stopped,
@@ -198,6 +234,8 @@
                 timeoutTimer = null;
             }
             failures = ok ? 0 : failures + 1;
+            // A failure says nothing about the daemon's work: back to our own interval.
+            hintMs = ok ? answerHint : null;
             onBusy(false);
             if (ok && value === STOP) {
                 stopPolling();
@@ -205,11 +243,11 @@
             }
             if (stopped || frozen || paused) {
                 // Hidden while the request ran: stay quiet until visible again.
-                lastDelayMs = delayAfter(failures, intervalMs, rules);
+                lastDelayMs = delayAfter(failures, effectiveIntervalMs(), rules);
                 emit();
                 return;
             }
-            schedule(delayAfter(failures, intervalMs, rules));
+            schedule(delayAfter(failures, effectiveIntervalMs(), rules));
             emit();
         }
 
@@ -225,6 +263,7 @@
             }
             clearScheduled();
             inFlight = true;
+            answerHint = null;
             pollCount += 1;
             generation += 1;
             const gen = generation;
@@ -366,10 +405,35 @@
             return true;
         }
 
+        /** The hint of the answer to the poll in flight (null: none); used when it succeeds. */
+        function noteHint(ms) {
+            answerHint = ms === undefined ? null : ms;
+        }
+
+        /**
+         * This page just started a job: back to the configured interval at once. Forgets the
+         * idle hint and brings a poll scheduled further out than one interval forward to one
+         * interval from now.
+         */
+        function resetHint() {
+            hintMs = null;
+            if (timer === null || nextPollAt === null || stopped || frozen || paused) {
+                return false;
+            }
+            if (nextPollAt - env.now() <= intervalMs) {
+                return false;
+            }
+            schedule(intervalMs);
+            emit();
+            return true;
+        }
+
         const api = {
             start,
             stop: stopPolling,
             pollNow,
+            noteHint,
+            resetHint,
             get failures() {
                 return failures;
             },
@@ -390,6 +454,9 @@
             },
             get pollCount() {
                 return pollCount;
+            },
+            get hintMs() {
+                return hintMs;
             },
             info,
         };
@@ -420,8 +487,10 @@
             const kind = err && err.name === 'AbortError' ? 'aborted' : 'network';
             throw new PollFailure(kind, String((err && err.message) || err));
         }
+        // The daemon's X-Poll-Interval hint, sent on 304s as well (docs/api.md).
+        const pollIntervalMs = parseHint(response.headers.get('X-Poll-Interval'));
         if (response.status === 304) {
-            return { status: 304, ok: true, etag: o.etag || null, data: null, notModified: true };
+            return { status: 304, ok: true, etag: o.etag || null, data: null, notModified: true, pollIntervalMs };
         }
         if (response.status >= 500 || response.status === 429) {
             throw new PollFailure('server', 'HTTP ' + response.status, response.status);
@@ -441,6 +510,7 @@
             etag: response.headers.get('ETag'),
             data,
             notModified: false,
+            pollIntervalMs,
         };
     }
 
@@ -453,6 +523,8 @@
         normalizeSettings,
         loadSettings,
         delayAfter,
+        hintedIntervalMs,
+        parseHint,
         stateFor,
         createPoller,
         fetchJson,
