@@ -25,7 +25,9 @@ class LazyCommand:
 
 COMMANDS = {
     "jobs": LazyCommand(
-        "vpo.commands.jobs", "jobs", "List, inspect, follow, cancel and wait for the daemon's jobs."
+        "vpo.commands.jobs",
+        "jobs",
+        "List, inspect, follow, cancel, retry and wait for the daemon's jobs.",
     ),
     "scan": LazyCommand(
         "vpo.commands.scan",
