@@ -50,12 +50,18 @@ class VpoTuiApp(App[int]):
         token_source: Callable[[], str | None] | None = None,
         exit_guard: ExitGuard | None = None,
         driver_class: type[Driver] | None = None,
+        osc52: bool = False,
+        show_stats: bool = True,
+        stats_scheduler: Scheduler | None = None,
     ) -> None:
         """`clock` and `scheduler` are injectable so tests can check minute-long backoffs.
 
         `token_source` re-reads the token (flag > environment > config file) when the user
         refreshes after a refusal, so a fixed config file works without a restart.
         `exit_guard` (from `main()`) brings signals and a lost terminal to `exit`.
+        `osc52`: `y` copies a job id through the terminal. `show_stats`: the counters line
+        over the list, polled by its own loop on `stats_scheduler` (tests that count the
+        list's polls turn it off).
         """
         super().__init__(driver_class=driver_class)
         self.client = client
@@ -74,6 +80,9 @@ class VpoTuiApp(App[int]):
         self.pause_reasons: set[str] = set()
         self.loops: list[PollLoop] = []
         self.exit_guard = exit_guard
+        self.osc52 = osc52
+        self.show_stats = show_stats
+        self.stats_scheduler = stats_scheduler
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -195,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         token_source=lambda: parse_options(argv).token,
         exit_guard=guard,
         driver_class=hangup_safe_driver(guard.report_terminal_lost),
+        osc52=options.osc52,
     )
     app.run(mouse=options.mouse)
     sys.exit(app.return_code or 0)

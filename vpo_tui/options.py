@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vpo import __version__
-from vpo.client_settings import client_settings
+from vpo.client_settings import client_settings, osc52_enabled
 
 INTERVAL_MIN_S = 2.0
 INTERVAL_MAX_S = 60.0
@@ -20,6 +20,7 @@ class TuiOptions:
     token: str | None
     interval_s: float | None  # None: use the daemon's configured interval
     mouse: bool
+    osc52: bool = False  # `y` copies through the terminal (OSC 52) instead of showing the id
 
 
 def _interval(value: str) -> float:
@@ -53,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-mouse", action="store_true", help="do not capture the mouse (keyboard only)"
     )
+    parser.add_argument(
+        "--osc52",
+        action="store_true",
+        help="let y copy a job id to the clipboard through the terminal (OSC 52); "
+        "default: tui.osc52 in the config file, else off",
+    )
     # The same wording as `vpo --version`.
     parser.add_argument("--version", action="version", version=f"%(prog)s, version {__version__}")
     return parser
@@ -63,5 +70,12 @@ def parse_options(
 ) -> TuiOptions:
     """Parse arguments; bad input exits with status 2 and a one-line reason (argparse)."""
     args = build_parser().parse_args(argv)
-    url, token = client_settings(args.url, args.token, os.environ if env is None else env)
-    return TuiOptions(url=url, token=token, interval_s=args.interval, mouse=not args.no_mouse)
+    environment = os.environ if env is None else env
+    url, token = client_settings(args.url, args.token, environment)
+    return TuiOptions(
+        url=url,
+        token=token,
+        interval_s=args.interval,
+        mouse=not args.no_mouse,
+        osc52=args.osc52 or osc52_enabled(environment),
+    )
