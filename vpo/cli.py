@@ -30,7 +30,9 @@ COMMANDS = {
         "List the named daemons of the client config with their health (one line each).",
     ),
     "jobs": LazyCommand(
-        "vpo.commands.jobs", "jobs", "List, inspect, follow, cancel and wait for the daemon's jobs."
+        "vpo.commands.jobs",
+        "jobs",
+        "List, inspect, follow, cancel, retry and wait for the daemon's jobs.",
     ),
     "scan": LazyCommand(
         "vpo.commands.scan",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
-from vpo.client_errors import ApiError, DaemonUnreachable, InvalidUrl, VpoError
+from vpo.client_errors import UNKNOWN_HOST, ApiError, DaemonUnreachable, InvalidUrl, VpoError
 from vpo.client_settings import normalise_base_url
 from vpo.httpx_import import httpx
 from vpo.pathtext import escape_undecodable, escaped_path, is_utf8
@@ -352,12 +353,22 @@ def describe_transport_error(exc: Exception, timeout: float) -> str:
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return UNKNOWN_HOST  # any failed name lookup, "temporary" ones included
         cause = cause.__cause__ or cause.__context__
     text = str(exc).lower()
     if "refused" in text:
         return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text:
-        return "unknown host"
+    if any(
+        words in text
+        for words in (
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+            "no address associated with hostname",
+        )
+    ):
+        return UNKNOWN_HOST
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the connection was closed without an answer"
     return str(exc) or type(exc).__name__

@@ -20,9 +20,18 @@ class DaemonUnreachable(VpoError):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason
-        super().__init__(
-            f"cannot reach the VPO daemon at {url} ({reason}); start it with `vpo serve`"
-        )
+        super().__init__(f"cannot reach the VPO daemon at {url} ({reason}); {advice(reason)}")
+
+
+UNKNOWN_HOST = "unknown host"
+
+
+def advice(reason: str) -> str:
+    """What to do about an unreachable daemon. Starting one cannot help while the host name
+    itself does not resolve: then the address is what to check."""
+    if reason == UNKNOWN_HOST:
+        return "check the host name in --url, VPO_URL or server.bind"
+    return "start it with `vpo serve`"
 
 
 class InvalidUrl(VpoError):

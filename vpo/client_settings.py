@@ -187,6 +187,18 @@ def resolve_daemons(
     return [_target_of(entry, token_flag, env) for entry in entries]
 
 
+def osc52_enabled(env: Mapping[str, str]) -> bool:
+    """`tui.osc52` (or VPO_TUI_OSC52) from the same config file: may vpo-tui's `y` copy through
+    the terminal? A broken file means no, as above."""
+    from vpo.config import ConfigError, load_settings
+
+    try:
+        settings, _warnings = load_settings({}, env, check_bind=False)
+    except (ConfigError, OSError):
+        return False
+    return settings.tui_osc52
+
+
 def client_settings(
     url_flag: str | None,
     token_flag: str | None,

@@ -13,6 +13,7 @@ Config file keys:
     [polling]  interval_seconds = 5 (2-60), log_interval_seconds = 15 (>= interval),
                idle_interval_seconds = 4 x interval (interval-60), enabled = true
     [jobs]     probe_concurrency = 2 (>= 1), retention_days = 30 (0 keeps jobs forever)
+    [tui]      osc52 = false (vpo-tui's `y` copies through the terminal, OSC 52)
     [scan]     extensions = ["mkv", "mp4", ...], roots = ["/srv/media", ...] (absolute paths;
                when set, scans submitted over HTTP must lie under one of them)
 
@@ -20,7 +21,7 @@ Environment: VPO_DATA_DIR, VPO_CONFIG, VPO_BIND, VPO_PORT, VPO_AUTH_TOKEN, VPO_H
 VPO_BODY_TIMEOUT, VPO_IDLE_TIMEOUT, VPO_MAX_CONNECTIONS, VPO_LOG_LEVEL,
 VPO_LOG_FORMAT, VPO_POLLING_INTERVAL, VPO_POLLING_LOG_INTERVAL, VPO_POLLING_IDLE_INTERVAL,
 VPO_POLLING_ENABLED, VPO_PROBE_CONCURRENCY, VPO_RETENTION_DAYS, VPO_EXTENSIONS (comma separated),
-VPO_SCAN_ROOTS (separated by ':', like PATH).
+VPO_SCAN_ROOTS (separated by ':', like PATH), VPO_TUI_OSC52.
 
 Out-of-range polling values are clamped to the nearest valid value with a warning (the daemon
 logs it); anything else that is wrong (bad TOML, a wrong type, an unparsable value) is a
@@ -108,6 +109,7 @@ class Settings:
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
     # Where HTTP clients may scan and browse (vpo/scanroots.py); empty: anywhere, no browsing.
     scan_roots: tuple[str, ...] = ()
+    tui_osc52: bool = False  # read by vpo-tui only (a client setting in the shared file)
     config_path: Path | None = None  # the config file that was read, if any
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where from
 
@@ -178,6 +180,7 @@ _SETTINGS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("retention_days", "jobs.retention_days", "VPO_RETENTION_DAYS"),
     ("extensions", "scan.extensions", "VPO_EXTENSIONS"),
     ("scan_roots", "scan.roots", "VPO_SCAN_ROOTS"),
+    ("tui_osc52", "tui.osc52", "VPO_TUI_OSC52"),
 )
 _FILE_KEYS = {file_key for _, file_key, _ in _SETTINGS_KEYS}
 
@@ -287,7 +290,7 @@ def _convert(name: str, value: Any, source: str, from_text: bool) -> Any:
         if not _is_number(value) or not math.isfinite(value):
             raise fail("a number of seconds")
         return int(value) if float(value).is_integer() else float(value)
-    if name == "polling_enabled":
+    if name in ("polling_enabled", "tui_osc52"):
         if from_text and isinstance(value, str):
             lowered = value.strip().lower()
             if lowered in ("1", "true", "yes", "on"):

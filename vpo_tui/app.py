@@ -51,6 +51,9 @@ class VpoTuiApp(App[int]):
         exit_guard: ExitGuard | None = None,
         driver_class: type[Driver] | None = None,
         feeds: Sequence[tuple[str, AsyncVpoClient]] = (),
+        osc52: bool = False,
+        show_stats: bool = True,
+        stats_scheduler: Scheduler | None = None,
     ) -> None:
         """`clock` and `scheduler` are injectable so tests can check minute-long backoffs.
 
@@ -58,6 +61,9 @@ class VpoTuiApp(App[int]):
         refreshes after a refusal, so a fixed config file works without a restart.
         `exit_guard` (from `main()`) brings signals and a lost terminal to `exit`.
         `feeds` (name, client) of several daemons shows them in one list (`--all`).
+        `osc52`: `y` copies a job id through the terminal. `show_stats`: the counters line
+        over the list, polled by its own loop on `stats_scheduler` (tests that count the
+        list's polls turn it off).
         """
         super().__init__(driver_class=driver_class)
         self.client = client
@@ -79,6 +85,9 @@ class VpoTuiApp(App[int]):
         self.loops: list[PollLoop] = []
         self.exit_guard = exit_guard
         self.feeds = list(feeds)
+        self.osc52 = osc52
+        self.show_stats = show_stats
+        self.stats_scheduler = stats_scheduler
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -220,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         exit_guard=guard,
         driver_class=hangup_safe_driver(guard.report_terminal_lost),
         feeds=feeds,
+        osc52=options.osc52,
     )
     app.run(mouse=options.mouse)
     sys.exit(app.return_code or 0)

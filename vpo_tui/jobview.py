@@ -104,6 +104,15 @@ def shorten_path(path: str, width: int) -> str:
     return "…" + path[-(width - 1) :]
 
 
+RETRYABLE = ("failed", "cancelled")
+
+
+def is_retryable(job: dict[str, Any]) -> bool:
+    """Whether `R` offers to retry the job: it failed or was cancelled (a completed job can be
+    retried through the API and `vpo jobs retry`, but from here that is more often a slip)."""
+    return job.get("status") in RETRYABLE
+
+
 def short_id(job: dict[str, Any]) -> str:
     return safe_text(job.get("id_short") or str(job.get("id", ""))[:8])
 

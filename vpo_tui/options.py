@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from vpo import __version__
 from vpo.client_errors import VpoError
-from vpo.client_settings import DaemonTarget, resolve_daemon, resolve_daemons
+from vpo.client_settings import DaemonTarget, osc52_enabled, resolve_daemon, resolve_daemons
 
 INTERVAL_MIN_S = 2.0
 INTERVAL_MAX_S = 60.0
@@ -29,6 +29,8 @@ class TuiOptions:
     @property
     def several(self) -> bool:
         return bool(self.targets)
+
+    osc52: bool = False  # `y` copies through the terminal (OSC 52) instead of showing the id
 
 
 def _interval(value: str) -> float:
@@ -73,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-mouse", action="store_true", help="do not capture the mouse (keyboard only)"
     )
+    parser.add_argument(
+        "--osc52",
+        action="store_true",
+        help="let y copy a job id to the clipboard through the terminal (OSC 52); "
+        "default: tui.osc52 in the config file, else off",
+    )
     # The same wording as `vpo --version`.
     parser.add_argument("--version", action="version", version=f"%(prog)s, version {__version__}")
     return parser
@@ -86,6 +94,7 @@ def parse_options(
     args = parser.parse_args(argv)
     env = os.environ if env is None else env
     names: list[str] = args.daemon or []
+    osc52 = args.osc52 or osc52_enabled(env)
     try:
         if args.all or len(names) > 1:
             if args.url:
@@ -98,6 +107,7 @@ def parse_options(
                 interval_s=args.interval,
                 mouse=not args.no_mouse,
                 targets=tuple(targets),
+                osc52=osc52,
             )
         target = resolve_daemon(args.url, args.token, env, daemon_flag=names[0] if names else None)
     except VpoError as exc:
@@ -108,4 +118,5 @@ def parse_options(
         interval_s=args.interval,
         mouse=not args.no_mouse,
         daemon_name=target.name,
+        osc52=osc52,
     )

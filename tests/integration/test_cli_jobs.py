@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import pytest
 from tests.support.daemon import VPO_EXECUTABLE, DaemonProcess, wait_until
 from tests.support.probe_hold import HeldProbe
 from vpo.client import AsyncVpoClient, JobListParams, VpoClient
+from vpo.store import JobStore
 
 TERMINAL = {"completed", "failed", "cancelled"}
 SLOW_FILES = 300
@@ -125,7 +127,9 @@ def test_list_show_and_logs_of_a_completed_scan(daemon, api, sample_library):
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.startswith(short))
     assert "scan" in row and "completed" in row and "100%" in row
-    assert "1-1 of 1 jobs" in listed.stdout
+    # stdout holds the rows only (one per job, after the table's header); the count is on stderr.
+    assert "of 1 jobs" not in listed.stdout
+    assert listed.stderr.strip() == "1-1 of 1 jobs"
 
     as_json = run_vpo("jobs", "list", "--json", url=daemon.url)
     assert as_json.returncode == 0
@@ -358,6 +362,45 @@ def test_daemon_down_is_one_line_naming_the_url(args, code):
         f"Error: cannot reach the VPO daemon at {url} (connection refused); "
         "start it with `vpo serve`"
     )
+
+
+def test_an_unknown_host_is_not_told_to_start_vpo_serve():
+    """The name lookup fails for real: the command runs in a network namespace of its own with
+    no interface up (root only), so no resolver can be reached and nothing leaves loopback."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a network namespace")
+    url = "http://vpo-daemon.example:8321"
+    result = subprocess.run(
+        ["unshare", "--net", str(VPO_EXECUTABLE), "jobs", "list"],
+        env=cli_env(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = assert_one_line_error(result)
+    assert line == (
+        f"Error: cannot reach the VPO daemon at {url} (unknown host); "
+        "check the host name in --url, VPO_URL or server.bind"
+    )
+
+
+def test_retry_prints_the_new_job_id(daemon, api, tmp_path):
+    target = tmp_path / "empty"
+    target.mkdir()
+    first = api.submit_scan(str(target))["id"]
+    wait_for_status(api, first, TERMINAL)
+    result = run_vpo("jobs", "retry", first[:8], url=daemon.url)
+    assert result.returncode == 0, result.stderr
+    new_id = result.stdout.strip()
+    assert str(uuid.UUID(new_id)) == new_id and new_id != first
+    assert api.get_job(new_id).value()["retry_of"] == first
+    as_json = run_vpo("jobs", "retry", first, "--json", url=daemon.url)
+    assert json.loads(as_json.stdout)["retry_of"] == first
+    # A running job (seeded, owned by this live test process) is refused: one line, exit 1.
+    with JobStore(daemon.data_dir) as store:
+        running = store.create_job("scan", str(target), status="running")
+    line = assert_one_line_error(run_vpo("jobs", "retry", running.id, url=daemon.url))
+    assert "only a job that ended" in line
 
 
 def test_a_malformed_url_is_one_line_naming_it():

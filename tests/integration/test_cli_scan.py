@@ -38,9 +38,12 @@ NO_PERMISSION_BYPASS = (
 
 
 def scan_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """No VPO_* settings from the developer's shell; plain output."""
+    """No VPO_* settings from the developer's shell; plain output. The daemon URL is a port
+    nobody listens on, so a foreground scan runs in-process unless a test names a daemon (one
+    that happens to run on the default port must not take the scans of these tests)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VPO_")}
     env["NO_COLOR"] = "1"
+    env["VPO_URL"] = f"http://127.0.0.1:{free_port()}"
     env.update(extra or {})
     return env
 
@@ -278,3 +281,86 @@ def test_files_under_a_directory_that_became_unreadable_are_not_marked_missing(
     assert (body["summary_raw"]["errors"], body["summary_raw"]["removed"]) == (1, 0)
     with JobStore(data_dir) as store:
         assert store.get_file(str(library.path("b/E02.mkv"))).scan_status == "ok"
+
+
+# --- foreground scans through a running daemon -----------------------------------------------
+
+
+def finished_in(daemon, job_id: str) -> dict:
+    with VpoClient(daemon.url) as client:
+        return client.get_job(job_id).value()
+
+
+def test_foreground_scan_goes_to_a_running_daemon(daemon, sample_library, tmp_path):
+    local_dir = tmp_path / "local-data"
+    result = run_scan(sample_library.root, "--url", daemon.url, "--data-dir", local_dir)
+    assert result.returncode == 0, result.stderr
+    assert "Scan completed" in result.stdout
+    assert "Found 5 files: 5 scanned (5 new)" in result.stdout
+    assert f"in the daemon at {daemon.url}" in result.stderr
+    job_id = result.stdout.split("Job ")[-1].strip()
+    assert finished_in(daemon, job_id)["status"] == "completed"
+    # Written where the daemon looks, and nowhere else.
+    assert not (local_dir / "vpo.db").exists()
+
+
+def test_json_is_the_same_shape_through_the_daemon_and_locally(daemon, sample_library, tmp_path):
+    corrupt = write_corrupt_video(sample_library.root / "movies/broken.mkv")
+    remote = run_scan(sample_library.root, "--json", "--url", daemon.url)
+    local = run_scan(sample_library.root, "--json", "--local", "--data-dir", tmp_path / "data")
+    assert remote.returncode == local.returncode == 0, (remote.stderr, local.stderr)
+    remote_body, local_body = json.loads(remote.stdout), json.loads(local.stdout)
+    assert set(remote_body) == set(local_body)
+    for body in (remote_body, local_body):
+        assert body["status"] == "completed" and body["errors_total"] == 1
+        assert body["errors_count"] == 1
+        assert [error["path"] for error in body["errors"]] == [str(corrupt)]
+    assert remote.stderr == ""  # --json: nothing but the JSON, and no progress on a pipe
+
+
+def test_a_missing_path_exits_2_with_and_without_async(daemon, tmp_path):
+    missing = tmp_path / "does-not-exist"
+    codes = {}
+    for mode in ("--async", "--json"):
+        result = run_scan(missing, mode, "--url", daemon.url)
+        line = assert_one_line_error(result)
+        assert str(missing) in line
+        codes[mode] = result.returncode
+    local = run_scan(missing, "--local", "--data-dir", tmp_path / "data")
+    assert_one_line_error(local)
+    assert codes == {"--async": 2, "--json": 2} and local.returncode == 2
+
+
+def test_local_warns_when_the_daemon_keeps_another_data_dir(daemon, tmp_path):
+    target = tmp_path / "empty"
+    target.mkdir()
+    elsewhere = run_scan(target, "--local", "--url", daemon.url, "--data-dir", tmp_path / "mine")
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert f"Warning: the daemon at {daemon.url} uses another data dir" in elsewhere.stderr
+    # The daemon's own data dir: the same database, no warning.
+    same = run_scan(target, "--local", "--url", daemon.url, "--data-dir", daemon.data_dir)
+    assert same.returncode == 0, same.stderr
+    assert "Warning" not in same.stderr
+
+
+def test_ctrl_c_detaches_and_says_how_to_cancel(daemon, media_cache, tmp_path):
+    library = build_many(tmp_path / "lib", media_cache, 30)
+    process = subprocess.Popen(
+        [str(VPO_EXECUTABLE), "scan", str(library.root), "--url", daemon.url],
+        env=scan_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # The daemon's scan is held at a probe, so it cannot end before the interrupt.
+    with HeldProbe(daemon.pid):
+        with VpoClient(daemon.url) as client:
+            job = wait_until(lambda: client.list_jobs().value().jobs, timeout=30)[0]
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err
+        assert f"vpo jobs cancel {job['id']}" in err
+        assert "Traceback" not in err
+        # Detached, not cancelled: the scan goes on in the daemon.
+        assert finished_in(daemon, job["id"])["status"] == "running"
+    wait_until(lambda: finished_in(daemon, job["id"])["status"] == "completed", timeout=60)

@@ -189,9 +189,9 @@ def test_the_cli_shows_invisible_characters_in_names_escaped(
     for name, output in outputs.items():
         assert not any(ch in output for ch in "\u202e\u2066\u200b"), name
 
-    # The foreground scan prints the same way.
+    # The foreground scan in this process prints the same way.
     data_dir = tmp_path / "foreground-data"
-    foreground = vpo(daemon, "scan", str(folder), "--data-dir", str(data_dir))
+    foreground = vpo(daemon, "scan", str(folder), "--local", "--data-dir", str(data_dir))
     assert foreground.returncode == 0, foreground.stderr
     assert f"error: {shown_file}: probe failed" in foreground.stdout
     assert "\u202e" not in foreground.stdout + foreground.stderr

@@ -23,11 +23,15 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_app(scheduler: ManualScheduler, clock: FakeClock) -> Callable[..., VpoTuiApp]:
-    """A VpoTuiApp on a counting client; polls fire when the test says so (scheduler)."""
+    """A VpoTuiApp on a counting client; polls fire when the test says so (scheduler).
+
+    The counters line is off unless a test asks for it (with its own scheduler): its loop would
+    be a second armed timer and a second stream of requests in tests that count the list's."""
 
     def make(url: str, **kwargs: object) -> VpoTuiApp:
         kwargs.setdefault("scheduler", scheduler)
         kwargs.setdefault("clock", clock)
+        kwargs.setdefault("show_stats", False)
         return VpoTuiApp(CountingClient(url), url=url, **kwargs)  # type: ignore[arg-type]
 
     return make

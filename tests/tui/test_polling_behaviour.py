@@ -77,9 +77,9 @@ async def test_user_pause_with_p(daemon, make_app, scheduler):
         await wait_for(pilot, lambda: "PAUSED" not in screen_text(app))
 
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: "cancel the selected job" in screen_text(app))
+        await wait_for(pilot, lambda: "cancel a queued or running job" in screen_text(app))
         await pilot.press("escape")
-        await wait_for(pilot, lambda: "cancel the selected job" not in screen_text(app))
+        await wait_for(pilot, lambda: "cancel a queued or running job" not in screen_text(app))
 
 
 async def test_outage_backoff_and_recovery(daemon_factory, make_app, scheduler, clock):
@@ -199,14 +199,18 @@ async def test_token_is_sent_and_a_missing_one_is_explained(daemon_factory, sche
     with daemon.client() as http:
         assert http.post("/api/jobs", json={"job_type": "scan", "path": str(empty)}).is_success
 
-    app = VpoTuiApp(CountingClient(daemon.url, token), scheduler=scheduler, clock=clock)
+    app = VpoTuiApp(
+        CountingClient(daemon.url, token), scheduler=scheduler, clock=clock, show_stats=False
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await jobs_screen(pilot, app)
         assert len(screen.table.job_ids) == 1
         assert screen.loop.poller.state == "connected"
 
     # No token: its own state, the fix in words that fit 80x24, and no backoff loop.
-    anonymous = VpoTuiApp(CountingClient(daemon.url), scheduler=scheduler, clock=clock)
+    anonymous = VpoTuiApp(
+        CountingClient(daemon.url), scheduler=scheduler, clock=clock, show_stats=False
+    )
     timers_before = len(scheduler.timers)
     async with anonymous.run_test(size=(80, 24)) as pilot:
         screen = await jobs_screen(pilot, anonymous)
@@ -241,6 +245,7 @@ async def test_a_refused_token_is_fixed_from_the_config_without_a_restart(
         scheduler=scheduler,
         clock=clock,
         token_source=lambda: configured["token"],  # stands in for re-reading the config file
+        show_stats=False,
     )
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await jobs_screen(pilot, app)

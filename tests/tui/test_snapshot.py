@@ -12,11 +12,13 @@ from pathlib import Path
 
 from tests.support.media import build_library
 from tests.tui.harness import (
+    ManualScheduler,
     get_job,
     jobs_screen,
     screen_text,
     submit_scan,
     wait_daemon,
+    wait_for,
 )
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "jobs_80x24.txt"
@@ -42,10 +44,13 @@ async def test_main_screen_80x24(daemon, media_cache, tmp_path, make_app):
         job = submit_scan(daemon.url, str(library.root / folder))
         wait_daemon(lambda job=job: get_job(daemon.url, job["id"])["status"] == "completed")
 
-    app = make_app(daemon.url)
+    # With the counters line, polled once (its timer is in the test's hands).
+    app = make_app(daemon.url, show_stats=True, stats_scheduler=ManualScheduler())
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await jobs_screen(pilot, app)
         assert len(screen.table.job_ids) == 3
+        stats = screen.query_one("#stats")
+        await wait_for(pilot, lambda: stats.loop.requests_finished >= 1)
         await pilot.pause()
         actual = masked(screen_text(app))
 

@@ -1,4 +1,5 @@
-"""`vpo jobs`: list, inspect, follow, cancel and wait for the daemon's jobs, from a shell or script.
+"""`vpo jobs`: list, inspect, follow, cancel, retry and wait for the daemon's jobs, from a shell
+or script.
 
 Everything goes through `vpo.client.VpoClient`, so the CLI sees exactly what the API serves.
 Failures end in one line on stderr and a non-zero exit code, never a traceback: scripts test the
@@ -258,7 +259,7 @@ def interval_option(help_text: str) -> Callable[[F], F]:
 )
 @click.pass_context
 def jobs(ctx: click.Context, url: str | None, token: str | None, daemon: str | None) -> None:
-    """List, inspect, follow, cancel and wait for the daemon's jobs."""
+    """List, inspect, follow, cancel, retry and wait for the daemon's jobs."""
     ctx.obj = (url, token, daemon)
 
 
@@ -294,11 +295,11 @@ def list_command(ctx: click.Context, as_json: bool, every_daemon: bool, **filter
     if not page.jobs:
         click.echo("no jobs match these filters" if page.has_filters else "no jobs yet")
         return
-    console = table_console()
-    console.print(jobs_table(page.jobs))
+    table_console().print(jobs_table(page.jobs))
     first = page.offset + 1
     last = page.offset + len(page.jobs)
-    console.print(f"{first}-{last} of {page.total} jobs", style="dim")
+    # stdout is for rows (a pipe to grep or wc sees jobs only); where the page sits is for people.
+    click.echo(f"{first}-{last} of {page.total} jobs", err=True)
 
 
 def _list_every_daemon(ctx: click.Context, as_json: bool, filters: dict[str, Any]) -> None:
@@ -475,6 +476,21 @@ def cancel_command(ctx: click.Context, job_id: str) -> None:
         click.echo(f"job {short} {job.get('status')}")
     else:
         click.echo(f"cancel requested for job {short} ({job.get('status')}); it stops shortly")
+
+
+@jobs.command("retry")
+@click.argument("job_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON for the new job.")
+@click.pass_context
+@reports_errors()
+def retry_command(ctx: click.Context, job_id: str, as_json: bool) -> None:
+    """Queue a failed, cancelled or completed job again; print the new job's id."""
+    client = _client(ctx)
+    job = client.retry_job(client.resolve_job_id(job_id))
+    if as_json:
+        _print_json(job)
+        return
+    click.echo(job.get("id"))
 
 
 def _finish_wait(job: dict[str, Any]) -> NoReturn:

@@ -1,12 +1,18 @@
 """`vpo scan PATH...`: scan in the foreground with a progress bar, or hand the scan to the daemon.
 
-Foreground: the scan is recorded as a job row (running, owned by this process) and run by the
-same runner the daemon uses, so it shows up in `vpo jobs`, the web page and the TUI like any
-other job. Ctrl+C asks the scan to stop at the next file boundary; the job ends `cancelled`,
-never `running`. A second Ctrl+C interrupts at once (the job still ends `cancelled`).
+Foreground, with a daemon reachable at the configured URL: the scan is submitted to it (one job
+per PATH) and followed under the polling rules, so the result lands where the daemon and its
+clients look. Ctrl+C detaches: the scan goes on, and the message says how to cancel it.
 
-Exit codes: 0 completed, 1 failed (or any error), 2 a bad path or cancelled by a request from
-elsewhere (`vpo jobs cancel`), 130 Ctrl+C (143 SIGTERM).
+Foreground in this process (`--local`, or no daemon answering): the scan is recorded as a job
+row (running, owned by this process) and run by the same runner the daemon uses, so it shows up
+in `vpo jobs`, the web page and the TUI like any other job. Ctrl+C asks the scan to stop at the
+next file boundary; the job ends `cancelled`, never `running`. A second Ctrl+C interrupts at
+once (the job still ends `cancelled`). `--local` warns when a daemon answers but keeps its jobs
+in another database (compared by the `store_id` of `/health`).
+
+Exit codes: 0 completed, 1 failed (or any error), 2 a bad path (the same with and without
+--async) or cancelled by a request from elsewhere (`vpo jobs cancel`), 130 Ctrl+C (143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -35,11 +43,12 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from vpo.client import ApiError, VpoClient, VpoError
+from vpo.client import ApiError, DaemonUnreachable, VpoClient, VpoError
 from vpo.client_settings import client_settings
-from vpo.config import ConfigError, Settings, load_settings
+from vpo.config import ConfigError, Settings, load_settings, polling_rules
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, SCAN, Job, utc_now
-from vpo.pathtext import is_utf8, not_utf8_note, visible
+from vpo.jobtext import is_terminal
+from vpo.pathtext import not_utf8_note, visible
 from vpo.runner import run_job
 from vpo.scan import Progress
 from vpo.store import JobStore, StoreError
@@ -47,6 +56,11 @@ from vpo.store import JobStore, StoreError
 EXIT_COMPLETED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_CANCELLED = 2  # cancelled from elsewhere; the same code `vpo jobs wait` uses
 ERRORS_SHOWN = 10
+EXIT_CODES = {COMPLETED: EXIT_COMPLETED, FAILED: EXIT_FAILED, CANCELLED: EXIT_CANCELLED}
+EXIT_DETACHED = 130  # Ctrl+C while following a daemon's scan: it goes on there
+# How long `vpo scan` waits for /health before deciding no daemon is there: a daemon on this
+# machine answers in milliseconds, and a missing one refuses the connection at once.
+PROBE_TIMEOUT = 2.0
 
 
 class ScanCommandError(click.ClickException):
@@ -165,30 +179,36 @@ def stop_on_signals(stop: threading.Event) -> Iterator[dict[str, int]]:
 # Output
 
 
-def _print_outcome(job: Job, errors: list[Any], errors_total: int, as_json: bool) -> None:
-    now = utc_now()
+def print_outcome(
+    detail: dict[str, Any], errors: list[dict[str, Any]], errors_total: int, as_json: bool
+) -> None:
+    """How a scan ended, from the API's shapes (a job's detail, error items), whether it ran
+    here or in the daemon: `--json` prints the detail with `errors` and `errors_total`."""
     if as_json:
-        body = job.to_detail_dict(now, has_logs=True, errors_count=errors_total)
-        body["errors"] = [error.to_dict() for error in errors]
-        body["errors_total"] = errors_total
+        body = {**detail, "errors": errors, "errors_total": errors_total}
         click.echo(json.dumps(body, indent=2, sort_keys=True))
         return
-    duration = job.duration_seconds(now)
+    duration = detail.get("duration_seconds")
     took = f" in {duration} s" if duration is not None else ""
-    if job.status == COMPLETED:
-        click.echo(f"Scan completed{took}. {job.summary or ''}".rstrip())
-    elif job.status == CANCELLED:
-        done = f"{job.processed_count} of {job.total_count}" if job.total_count else "no"
+    status = detail.get("status")
+    if status == COMPLETED:
+        click.echo(f"Scan completed{took}. {detail.get('summary') or ''}".rstrip())
+    elif status == CANCELLED:
+        total = detail.get("total_count")
+        done = f"{detail.get('processed_count', 0)} of {total}" if total else "no"
         click.echo(f"Scan cancelled{took}: {done} files done.")
     else:
-        click.echo(f"Scan {job.status}{took}: {visible(job.error_message or 'no reason given')}")
+        reason = detail.get("error_message") or "no reason given"
+        click.echo(f"Scan {status}{took}: {visible(reason)}")
     for error in errors:
-        note = not_utf8_note(is_utf8(error.path))
-        path = f"{visible(error.path)} ({note})" if note else visible(error.path)
-        click.echo(f"  error: {path}: {visible(error.message)}")
+        note = not_utf8_note(error.get("path_is_utf8"))
+        path = visible(error.get("path"))
+        click.echo(
+            f"  error: {f'{path} ({note})' if note else path}: {visible(error.get('message'))}"
+        )
     if errors_total > len(errors):
         click.echo(f"  ... and {errors_total - len(errors)} more errors")
-    click.echo(f"Job {job.id}")
+    click.echo(f"Job {detail.get('id')}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,7 +216,7 @@ def _print_outcome(job: Job, errors: list[Any], errors_total: int, as_json: bool
 
 
 def _run_foreground(
-    roots: list[str], full: bool, as_json: bool, data_dir: str | None
+    roots: list[str], full: bool, as_json: bool, data_dir: str | None, daemon: DaemonAddress
 ) -> tuple[Job, int | None]:
     try:
         settings, _warnings = load_settings({"data_dir": data_dir}, os.environ, check_bind=False)
@@ -208,6 +228,8 @@ def _run_foreground(
         raise ScanCommandError(f"cannot open the data dir {settings.data_dir}: {exc}") from None
     try:
         console = Console(stderr=True)
+        if daemon is not None:
+            _warn_if_the_daemon_looks_elsewhere(store, daemon)
         stop = threading.Event()
         with stop_on_signals(stop) as received:
             target = roots[0] if len(roots) == 1 else ", ".join(roots)
@@ -231,7 +253,8 @@ def _run_foreground(
                 final = store.get_job(job.id) or job
                 received.setdefault("signal", signal.SIGINT)
         errors, errors_total = store.file_errors(final.id, limit=ERRORS_SHOWN, offset=0)
-        _print_outcome(final, errors, errors_total, as_json)
+        detail = final.to_detail_dict(utc_now(), has_logs=True, errors_count=errors_total)
+        print_outcome(detail, [error.to_dict() for error in errors], errors_total, as_json)
         return final, received.get("signal")
     except StoreError as exc:
         # A write the store refused (a full disk): one line, no traceback. A job whose end
@@ -254,29 +277,85 @@ def _run(
     )
 
 
-def _submit(
-    paths: tuple[str, ...],
-    full: bool,
-    as_json: bool,
-    url: str | None,
-    token: str | None,
-    data_dir: str | None,
-) -> None:
+@dataclass(frozen=True)
+class DaemonAddress:
+    """Where this command finds the daemon: the URL and token by the client rules."""
+
+    url: str
+    token: str | None
+
+
+def daemon_address(url: str | None, token: str | None, data_dir: str | None) -> DaemonAddress:
     env = dict(os.environ)
     if data_dir:
         env["VPO_DATA_DIR"] = data_dir  # where the daemon's config (bind, port, token) lives
-    base_url, token = client_settings(url, token, env)
-    submitted: list[dict[str, Any]] = []
     try:
-        with VpoClient(base_url, token) as client:
-            for raw in paths:
-                # The daemon resolves paths on its side; send what this shell means.
-                path = os.path.abspath(os.path.expanduser(raw))
-                submitted.append(client.submit_scan(path, full=full))
-    except ApiError as exc:
-        raise ScanCommandError(exc.message) from None
+        base_url, found_token = client_settings(url, token, env)
     except VpoError as exc:
         raise ScanCommandError(str(exc)) from None
+    return DaemonAddress(base_url, found_token)
+
+
+def _daemon_health(daemon: DaemonAddress) -> dict[str, Any] | None:
+    """The daemon's /health fields, or None when nothing answers at its URL. A daemon that
+    answers with an error (stopping, degraded) is there all the same: its fields come from the
+    error's details."""
+    try:
+        with VpoClient(daemon.url, daemon.token, timeout=PROBE_TIMEOUT) as client:
+            return client.health()
+    except DaemonUnreachable:
+        return None
+    except ApiError as exc:
+        return exc.details
+
+
+def _warn_if_the_daemon_looks_elsewhere(store: JobStore, daemon: DaemonAddress) -> None:
+    """`--local` while a daemon answers: warn when it keeps its jobs in another database, since
+    it (and every client of it) will never see this scan."""
+    health = _daemon_health(daemon)
+    if not health or not health.get("store_id"):
+        return  # no daemon, or one too old to say which database it uses
+    if health["store_id"] != store.store_id():
+        # click, not rich: a message someone copies from must not be folded at 80 columns.
+        click.echo(
+            f"Warning: the daemon at {daemon.url} uses another data dir than {store.data_dir}; "
+            "it will not see this scan. Drop --local to scan through the daemon.",
+            err=True,
+        )
+
+
+def _exit_code_of(exc: ApiError) -> int:
+    """A path the daemon refused (missing, not a directory, outside its scan roots) is a bad
+    path like one refused here: exit 2, with or without --async."""
+    if exc.details.get("parameter") == "path" and exc.status in (400, 403):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def _submit_all(client: VpoClient, paths: tuple[str, ...], full: bool) -> list[dict[str, Any]]:
+    submitted: list[dict[str, Any]] = []
+    try:
+        for raw in paths:
+            # The daemon resolves paths on its side; send what this shell means.
+            path = os.path.abspath(os.path.expanduser(raw))
+            submitted.append(client.submit_scan(path, full=full))
+    except ApiError as exc:
+        if submitted:
+            ids = ", ".join(job["id"] for job in submitted)
+            raise ScanCommandError(
+                f"{exc.message} (already queued: {ids})", _exit_code_of(exc)
+            ) from None
+        raise ScanCommandError(exc.message, _exit_code_of(exc)) from None
+    except VpoError as exc:
+        raise ScanCommandError(str(exc)) from None
+    return submitted
+
+
+def _submit(paths: tuple[str, ...], full: bool, as_json: bool, daemon: DaemonAddress) -> None:
+    submitted: list[dict[str, Any]] = []
+    try:
+        with VpoClient(daemon.url, daemon.token) as client:
+            submitted = _submit_all(client, paths, full)
     finally:
         # Jobs already queued are real: say so even when a later path was refused.
         if not as_json:
@@ -284,6 +363,116 @@ def _submit(
                 click.echo(job["id"])
     if as_json:
         click.echo(json.dumps({"jobs": submitted}, indent=2, sort_keys=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Following a scan the daemon runs
+
+
+def poll_delay(failures: int, interval_s: float, rules: dict[str, Any]) -> float:
+    """Seconds before the next poll: the daemon's interval, and after repeated failures the
+    backoff of the polling rules (vpo/polling_rules.json, docs/design.md §7)."""
+    backoff = rules["backoff"]
+    if failures < backoff["failures_before_backoff"]:
+        return interval_s
+    steps = min(failures - backoff["failures_before_backoff"], 16)
+    delay_ms = backoff["initial_delay_ms"] * backoff["multiplier"] ** steps
+    return min(delay_ms, backoff["max_delay_ms"]) / 1000
+
+
+def _poll_interval(client: VpoClient, rules: dict[str, Any]) -> float:
+    try:
+        wanted = client.polling_config().get("interval_ms", rules["interval_ms"]["default"])
+    except VpoError:
+        wanted = rules["interval_ms"]["default"]
+    low, high = rules["interval_ms"]["min"], rules["interval_ms"]["max"]
+    return min(max(float(wanted), low), high) / 1000
+
+
+def _progress_of(job: dict[str, Any]) -> Progress:
+    return Progress(
+        phase=job.get("phase") or str(job.get("status")),
+        processed=job.get("processed_count") or 0,
+        total=job.get("total_count"),
+        percent=job.get("progress_percent"),
+        phase_done=job.get("processed_count") or 0,
+        phase_total=job.get("total_count"),
+    )
+
+
+def follow(
+    client: VpoClient, job: dict[str, Any], console: Console, interval_s: float
+) -> dict[str, Any]:
+    """Poll one job until it ends (ETag: a 304 costs the daemon nothing); its final detail.
+    Failures back off by the polling rules and never end the follow: the daemon may restart."""
+    rules = polling_rules()
+    etag: str | None = None
+    failures = 0
+    bar = ScanProgressBar(console) if console.is_terminal else None
+    try:
+        if bar is not None:
+            bar.__enter__()
+        while not is_terminal(job):
+            time.sleep(poll_delay(failures, interval_s, rules))
+            try:
+                result = client.get_job(job["id"], etag=etag)
+            except DaemonUnreachable:
+                failures += 1
+                continue
+            except ApiError as exc:
+                if exc.status < 500:
+                    raise
+                failures += 1
+                continue
+            failures = 0
+            if not result.not_modified and result.data is not None:
+                job, etag = result.data, result.etag
+                if bar is not None:
+                    bar.update(_progress_of(job))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    return job
+
+
+def _run_on_daemon(client: VpoClient, paths: tuple[str, ...], full: bool, as_json: bool) -> int:
+    """Submit one job per path, follow each to its end, print the outcomes; the exit code."""
+    console = Console(stderr=True)
+    jobs = _submit_all(client, paths, full)
+    interval_s = _poll_interval(client, polling_rules())
+    finals: list[dict[str, Any]] = []
+    current: dict[str, Any] = jobs[0]
+    try:
+        for job in jobs:
+            current = job
+            if not as_json:
+                target = visible(job.get("file_path"))
+                click.echo(
+                    f"Scanning {target} in the daemon at {client.base_url} (job {job['id_short']})",
+                    err=True,
+                )
+            finals.append(follow(client, job, console, interval_s))
+    except KeyboardInterrupt:
+        pending = [job for job in jobs[len(finals) :]] or [current]
+        click.echo(
+            "\nDetached: the scan goes on in the daemon. Cancel it with: "
+            + "; ".join(f"vpo jobs cancel {job['id']}" for job in pending),
+            err=True,
+        )
+        return EXIT_DETACHED
+    except VpoError as exc:
+        raise ScanCommandError(str(exc)) from None
+    outcomes = []
+    for final in finals:
+        page = client.get_errors(final["id"], limit=ERRORS_SHOWN)
+        outcomes.append((final, page.get("errors", []), int(page.get("total", 0))))
+    if as_json and len(outcomes) > 1:
+        bodies = [{**d, "errors": e, "errors_total": t} for d, e, t in outcomes]
+        click.echo(json.dumps({"jobs": bodies}, indent=2, sort_keys=True))
+    else:
+        for detail, errors, total in outcomes:
+            print_outcome(detail, errors, total, as_json)
+    return max(EXIT_CODES.get(str(d.get("status")), EXIT_FAILED) for d, _, _ in outcomes)
 
 
 def complete_directory(
@@ -304,31 +493,51 @@ def complete_directory(
     shell_complete=complete_directory,
     help="Where vpo.db and the job logs live [$VPO_DATA_DIR, ~/.vpo].",
 )
-@click.option("--async", "submit_async", is_flag=True, help="Queue the scan on the running daemon.")
-@click.option("--url", metavar="URL", help="The daemon's URL, with --async [$VPO_URL].")
 @click.option(
-    "--token", metavar="TOKEN", help="The daemon's auth token, with --async [$VPO_TOKEN]."
+    "--async",
+    "submit_async",
+    is_flag=True,
+    help="Queue the scan on the running daemon, print the job ids and return.",
 )
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Scan in this process, into the data dir, even when a daemon is running.",
+)
+@click.option("--url", metavar="URL", help="The daemon's URL [$VPO_URL].")
+@click.option("--token", metavar="TOKEN", help="The daemon's auth token [$VPO_TOKEN].")
 def scan(
     paths: tuple[str, ...],
     full: bool,
     as_json: bool,
     data_dir: str | None,
     submit_async: bool,
+    local: bool,
     url: str | None,
     token: str | None,
 ) -> None:
     """Scan PATH... for videos: record files, hashes and streams; mark vanished files missing.
 
-    Runs in the foreground with a progress bar, or with --async queues one job per PATH on the
-    running daemon and prints the job ids.
+    With a daemon running, the scan is sent to it and followed with a progress bar (Ctrl+C
+    detaches; the scan goes on). Without one, or with --local, it runs in this process. With
+    --async it is queued on the daemon (one job per PATH) and the job ids are printed.
     """
-    if submit_async:
-        _submit(paths, full, as_json, url, token, data_dir)
+    if submit_async and local:
+        raise click.UsageError("--async and --local exclude each other.")
+    try:
+        daemon: DaemonAddress | None = daemon_address(url, token, data_dir)
+    except ScanCommandError:
+        if not local:
+            raise
+        daemon = None  # a local scan needs no daemon; a bad URL only means no warning
+    if submit_async and daemon is not None:
+        _submit(paths, full, as_json, daemon)
         return
+    if not local and daemon is not None and _daemon_health(daemon) is not None:
+        with VpoClient(daemon.url, daemon.token) as client:
+            sys.exit(_run_on_daemon(client, paths, full, as_json))
     roots = checked_roots(paths)
-    job, signum = _run_foreground(roots, full, as_json, data_dir)
+    job, signum = _run_foreground(roots, full, as_json, data_dir, daemon)
     if signum is not None and job.status == CANCELLED:
         sys.exit(128 + signum)
-    exit_codes = {COMPLETED: EXIT_COMPLETED, FAILED: EXIT_FAILED, CANCELLED: EXIT_CANCELLED}
-    sys.exit(exit_codes.get(job.status, EXIT_FAILED))
+    sys.exit(EXIT_CODES.get(job.status, EXIT_FAILED))

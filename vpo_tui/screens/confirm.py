@@ -1,4 +1,4 @@
-"""The yes/no dialog before cancelling a job.
+"""The yes/no dialog before cancelling or retrying a job.
 
 Its text is fixed when it opens: it names the job it was opened for (by id), and polls never
 touch it, so a refresh can neither close it nor change which job a "yes" cancels.
@@ -19,14 +19,27 @@ from vpo_tui.jobview import short_id
 from vpo_tui.plaintext import safe_text
 
 
-def cancel_question(job: dict[str, Any]) -> Text:
+def job_question(question: str, job: dict[str, Any], note: str = "") -> Text:
+    """The dialog's text: the question, then which job (id, type, status, target)."""
     text = Text(end="")
-    text.append("Cancel this job?\n\n", style="bold")
+    text.append(f"{question}\n\n", style="bold")
     text.append(f"{short_id(job)}  {safe_text(job.get('job_type'))}  ")
     text.append(safe_text(job.get("status")))
     text.append("\n")
     text.append(safe_text(job.get("file_path")))
+    if note:
+        text.append(f"\n\n{note}")
     return text
+
+
+def cancel_question(job: dict[str, Any]) -> Text:
+    return job_question("Cancel this job?", job)
+
+
+def retry_question(job: dict[str, Any]) -> Text:
+    return job_question(
+        "Retry this job?", job, "A new job with the same target and options is queued."
+    )
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -58,15 +71,16 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: Text) -> None:
+    def __init__(self, question: Text, *, yes_variant: str = "error") -> None:
         super().__init__()
         self.question = question
+        self.yes_variant = yes_variant  # "error" for what destroys work, "primary" otherwise
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.question, id="question")
             with Horizontal():
-                yield Button("Yes (y)", id="yes", variant="error")
+                yield Button("Yes (y)", id="yes", variant=self.yes_variant)  # type: ignore[arg-type]
                 yield Button("No (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:

@@ -1,8 +1,11 @@
-"""One job: every field, progress as a bar and `N of M files`, and the log tail.
+"""One job: every field, progress as a bar and `N of M files`, a rate and time left once they
+are stable (vpo_tui/eta.py), the log tail, and the per-file errors as they appear.
 
 The job is polled at the status interval; its log at the log interval while the job runs, from
 the line offset already held (only new lines travel), plus one final fetch once the job has
 ended so its last lines are never missed. After that final fetch the screen stops polling.
+Errors are fetched when the job's `errors_count` grows past the ones held, from that offset, a
+page at a time. `L` opens the log full screen (vpo_tui/screens/log_view.py).
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from textual.widgets import Footer, Log, Static
 
 from vpo.client import ApiError, AsyncVpoClient
 from vpo.jobs import RUNNING
-from vpo.jobtext import is_terminal
+from vpo.jobtext import duration_text, is_terminal
+from vpo.pathtext import not_utf8_note
+from vpo_tui.eta import Estimate, EtaEstimator, rate_text
 from vpo_tui.jobview import detail_lines, short_id
 from vpo_tui.keys import KeyBinding
 from vpo_tui.plaintext import safe_text, strip_escapes
 from vpo_tui.poller import Outcome
 from vpo_tui.screens.polled import (
+    COPY_ID_BINDING,
     HELP_BINDING,
     PAUSE_BINDINGS,
     QUIT_BINDING,
@@ -39,6 +45,9 @@ LOG_TAIL_LINES = 500  # how much history to show when the detail opens
 LOG_MAX_PAGES_PER_POLL = 5  # a burst of output is caught up over a few polls, not all at once
 LOG_MAX_PAGES_FINAL = 50
 LOG_KEEP_LINES = 5000
+ERRORS_PAGE = 100  # the API's largest page of errors
+ERRORS_MAX_PAGES_PER_POLL = 5
+ERRORS_KEEP = 2000  # the panel holds this many; `vpo jobs errors` pages through all
 
 # Keys the log widget handles itself: in the help (before End, which follows), not in BINDINGS.
 LOG_KEYS = [
@@ -85,10 +94,22 @@ class DetailScreen(PolledScreen):
         padding: 1 2;
         text-style: bold;
     }
+    DetailScreen #eta {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
     DetailScreen Log {
         height: 1fr;
         min-height: 4;
         border: round $secondary;
+    }
+    DetailScreen #errors {
+        height: auto;
+        max-height: 8;
+        min-height: 3;
+        border: round $error;
+        display: none;
     }
     """
 
@@ -106,6 +127,8 @@ class DetailScreen(PolledScreen):
             help="cancel this job, when queued or running (asks first)",
         ),
         KeyBinding("f", "follow", "Follow", help=FOLLOW_HELP),
+        KeyBinding("L", "full_log", "Full log", help="the log full screen: wrap, search, $PAGER"),
+        COPY_ID_BINDING,
         HELP_BINDING,
         QUIT_BINDING,
     ]
@@ -128,14 +151,20 @@ class DetailScreen(PolledScreen):
         # Follow mode: on until the reader scrolls up, on again once they are back at the end.
         # Kept here rather than read from the widget, because the end moves as lines arrive.
         self.follow_mode = True
+        self.eta = EtaEstimator()
+        self.estimate = Estimate(None, None)
+        self.errors_held = 0  # per-file errors fetched so far (the panel's lines)
+        self.errors_total = 0
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Job {self.job_id[:8]}", end=""), id="title")
         with Vertical(id="body"):
             yield Static(Text("loading…"), id="fields")
             yield JobProgress(id="progress")
+            yield Static("", id="eta")
         yield Static(Text(f"{GONE_MESSAGE}.\n\nPress Escape to go back."), id="gone")
         yield Log(id="log", max_lines=LOG_KEEP_LINES, auto_scroll=True)
+        yield Log(id="errors", max_lines=ERRORS_KEEP, auto_scroll=False)
         yield Notice(id="notice")
         yield StatusLine(id="status")
         yield Footer(compact=True)
@@ -170,6 +199,9 @@ class DetailScreen(PolledScreen):
         assert self.job is not None
         terminal = is_terminal(self.job)
         now = app.clock()
+        self._sample_progress(now)
+        if await self._fetch_errors():
+            changed = True
         log_due = (
             not self.log_started
             or (self.job.get("status") == RUNNING and now >= self._next_log_at)
@@ -223,6 +255,77 @@ class DetailScreen(PolledScreen):
         )
         self.query_one("#fields", Static).update(fields_text(job))
         self.query_one(JobProgress).show_job(job)
+
+    # -- rate and time left ------------------------------------------------------------------
+
+    def _sample_progress(self, now: float) -> None:
+        """Every answered poll is a sample (a 304 too: no progress is news), while running."""
+        job = self.job
+        assert job is not None
+        if job.get("status") != RUNNING:
+            self.estimate = Estimate(None, None)
+        else:
+            done = job.get("processed_count")
+            total = job.get("total_count")
+            self.estimate = self.eta.add(
+                now,
+                done if isinstance(done, int) else 0,
+                total if isinstance(total, int) else None,
+            )
+        self._show_eta()
+
+    def _show_eta(self) -> None:
+        parts = []
+        if self.estimate.rate_per_s is not None:
+            parts.append(rate_text(self.estimate.rate_per_s))
+        if self.estimate.seconds_left is not None:
+            left = duration_text(int(self.estimate.seconds_left)) or "under a second"
+            parts.append(f"about {left} left")
+        eta = self.query_one("#eta", Static)
+        eta.update(Text(" · ".join(parts), end=""))
+        eta.display = bool(parts)
+
+    # -- per-file errors ---------------------------------------------------------------------
+
+    @property
+    def errors_view(self) -> Log:
+        return self.query_one("#errors", Log)
+
+    async def _fetch_errors(self) -> bool:
+        """Fetch the errors past those held, while the job's count says there are more."""
+        job = self.job
+        assert job is not None
+        count = job.get("errors_count")
+        if not isinstance(count, int) or count <= self.errors_held:
+            return False
+        got = False
+        for _ in range(ERRORS_MAX_PAGES_PER_POLL):
+            if self.errors_held >= ERRORS_KEEP:
+                break
+            page = await self.vpo_app.client.get_errors(
+                self.job_id, limit=ERRORS_PAGE, offset=self.errors_held
+            )
+            errors = page.get("errors", [])
+            self.errors_total = int(page.get("total", count))
+            if not errors:
+                break
+            self.errors_view.write_lines([error_line(error) for error in errors])
+            self.errors_held += len(errors)
+            got = True
+            if self.errors_held >= self.errors_total:
+                break
+        self._show_errors_title()
+        return got
+
+    def _show_errors_title(self) -> None:
+        view = self.errors_view
+        total = max(self.errors_total, self.errors_held)
+        view.display = total > 0
+        more = total - self.errors_held
+        title = f"Errors ({total})"
+        if more > 0:
+            title += f" · {more} more: vpo jobs errors {self.job_id[:8]}"
+        view.border_title = title
 
     def _show_gone(self) -> None:
         self.gone = True
@@ -283,3 +386,20 @@ class DetailScreen(PolledScreen):
     def action_cancel_job(self) -> None:
         if self.job is not None and not self.gone:
             self.ask_to_cancel(self.job_id, self.job)
+
+    def action_copy_id(self) -> None:
+        self.copy_job_id(self.job_id)
+
+    def action_full_log(self) -> None:
+        from vpo_tui.screens.log_view import LogViewScreen  # lazy: opened on a key press
+
+        self.app.push_screen(LogViewScreen(self.job_id, list(self.log_view.lines)))
+
+
+def error_line(error: dict[str, Any]) -> str:
+    """One error as `path: message` (the path escaped as the API sends it, with its note)."""
+    path = safe_text(error.get("path"))
+    note = not_utf8_note(error.get("path_is_utf8"))
+    if note:
+        path = f"{path} ({note})"
+    return f"{path}: {safe_text(error.get('message'))}"

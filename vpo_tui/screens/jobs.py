@@ -13,12 +13,13 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from vpo.client import JobListParams
 from vpo.jobtext import is_terminal
-from vpo_tui.jobview import COLUMNS, job_cells, short_id, target_width_for
+from vpo_tui.jobview import COLUMNS, is_retryable, job_cells, short_id, target_width_for
 from vpo_tui.keys import KeyBinding
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poller import CONNECTED, Outcome
 from vpo_tui.screens.polled import (
+    COPY_ID_BINDING,
     HELP_BINDING,
     PAUSE_BINDINGS,
     QUIT_BINDING,
@@ -27,6 +28,7 @@ from vpo_tui.screens.polled import (
 )
 from vpo_tui.widgets.job_table import JobTable
 from vpo_tui.widgets.notice import Notice
+from vpo_tui.widgets.stats_line import StatsLine
 from vpo_tui.widgets.status_line import StatusLine
 
 # Keys the table handles itself: in the help, not in BINDINGS.
@@ -71,15 +73,29 @@ class JobsScreen(PolledScreen):
     BINDINGS = [
         refresh_binding(show=False),
         *PAUSE_BINDINGS,
+        KeyBinding("n", "new_scan", "New", help="new scan: pick a folder (Tab completes)"),
         KeyBinding(
             "c",
             "cancel_job",
             "Cancel",
-            help="cancel the selected job, when queued or running (asks first)",
+            help="cancel a queued or running job (asks first)",
+        ),
+        KeyBinding(
+            "R",
+            "retry_job",
+            "Retry",
+            help="retry a failed or cancelled job (asks first)",
         ),
         KeyBinding("s", "cycle_status", "Status", help="filter by status (cycles)"),
         KeyBinding("t", "cycle_type", "Type", help="filter by type (cycles)"),
-        KeyBinding("slash", "search", "Search", help="search paths (Enter applies, empty clears)"),
+        # Not in the footer (80 columns are full): "/" is where every pager searches.
+        KeyBinding(
+            "slash",
+            "search",
+            "Search",
+            show=False,
+            help="search paths (Enter applies, empty clears)",
+        ),
         KeyBinding("o", "cycle_sort", "Sort", help="sort by the next column"),
         KeyBinding("O", "toggle_order", "Order", show=False, help="reverse the sort order"),
         KeyBinding(
@@ -96,6 +112,7 @@ class JobsScreen(PolledScreen):
             key_display="[ ]",
             help="previous / next page",
         ),
+        COPY_ID_BINDING,
         HELP_BINDING,
         QUIT_BINDING,
     ]
@@ -116,11 +133,14 @@ class JobsScreen(PolledScreen):
         self._etag_query: ListQuery | None = None
         self.shown_query: ListQuery | None = None  # the query the rows on screen answer
         self.cancelling: set[str] = set()  # jobs cancelled from here, followed closely
+        self.select_when_shown: str | None = None  # a job made here (new scan, retry)
 
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"VPO jobs · {safe_text(self.vpo_app.url)}", end=""), id="title")
+        if self.vpo_app.show_stats:
+            yield StatsLine(id="stats")
         yield Static("", id="filters")
         yield JobTable(id="jobs")
         yield Static("", id="empty")
@@ -183,6 +203,7 @@ class JobsScreen(PolledScreen):
             self.last_change = datetime.now().astimezone()
         self._show_filters()
         self._follow_cancels()
+        self._select_new_job()
         self.refresh_bindings()
         return "ok"
 
@@ -197,6 +218,20 @@ class JobsScreen(PolledScreen):
         }
         if not self.cancelling and self.loop is not None:
             self.loop.poller.hurry(0, 0)
+
+    def _select_new_job(self) -> None:
+        """Put the cursor on the job just made here, once a poll has brought it."""
+        job_id = self.select_when_shown
+        if job_id is None:
+            return
+        self.select_when_shown = None
+        if job_id in self.table.job_ids:
+            self.table.move_cursor(row=self.table.get_row_index(job_id))
+        else:
+            self.notify(
+                f"Job {job_id[:8]} was queued; the filters hide it from this page.",
+                markup=False,
+            )
 
     def _show_rows(self) -> bool:
         """Apply the page to the table; True when anything visible changed."""
@@ -218,7 +253,7 @@ class JobsScreen(PolledScreen):
             message = (
                 "No jobs match these filters. s / t / / change them."
                 if has_filters
-                else "No jobs yet. Start one with: vpo scan PATH --async"
+                else "No jobs yet. Press n to start a scan (or: vpo scan PATH --async)."
             )
             note.update(Text(message))
             note.display = True
@@ -253,10 +288,17 @@ class JobsScreen(PolledScreen):
     # -- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_job":
-            job = self.jobs_by_id.get(self.table.cursor_job_id or "") if self.is_mounted else None
-            return job is not None and not is_terminal(job)
+        if action in ("cancel_job", "retry_job"):
+            job = self.selected_job()
+            if job is None:
+                return False
+            return not is_terminal(job) if action == "cancel_job" else is_retryable(job)
         return super().check_action(action, parameters)
+
+    def selected_job(self) -> dict[str, Any] | None:
+        if not self.is_mounted:
+            return None
+        return self.jobs_by_id.get(self.table.cursor_job_id or "")
 
     def action_cycle_status(self) -> None:
         self._change_query(self.query_state.next_status())
@@ -320,17 +362,61 @@ class JobsScreen(PolledScreen):
     def open_detail(self, job_id: str) -> None:
         """Only the visible screen polls: the list pauses while the detail is open."""
 
-        if self.loop is not None:
-            self.loop.pause("hidden")
+        self._pause_loops("hidden")
         from vpo_tui.screens.detail import DetailScreen  # lazy: not needed for the first frame
 
         self.app.push_screen(DetailScreen(job_id), callback=self._detail_closed)
 
     def _detail_closed(self, _result: object) -> None:
         # Back on the list: fetch at once, the cursor is still on the same job.
-        if self.loop is not None:
-            self.loop.resume("hidden")
+        self._resume_loops("hidden")
         self.table.focus()
+
+    def _stats_loops(self) -> list:
+        return [line.loop for line in self.query(StatsLine) if line.loop is not None]
+
+    def _pause_loops(self, reason: str) -> None:
+        """Only the visible screen polls: the list and its counters alike."""
+        for loop in [self.loop, *self._stats_loops()]:
+            if loop is not None:
+                loop.pause(reason)
+
+    def _resume_loops(self, reason: str) -> None:
+        for loop in [self.loop, *self._stats_loops()]:
+            if loop is not None:
+                loop.resume(reason)
+
+    def action_new_scan(self) -> None:
+        from vpo_tui.screens.new_scan import NewScanScreen  # lazy: opened on a key press
+
+        self.app.push_screen(NewScanScreen(), callback=self.job_created)
+
+    def job_created(self, job: dict[str, Any] | None) -> None:
+        """A new job (from the dialog, or a retry): select it once the list has it."""
+        if not job:
+            return
+        self.notify(f"Job {short_id(job)} queued.", markup=False)
+        self.select_when_shown = str(job.get("id"))
+        if self.loop is not None:
+            self.loop.poll_now(force=True)
+
+    def action_retry_job(self) -> None:
+        job_id = self.table.cursor_job_id
+        job = self.selected_job()
+        if job_id is None or job is None:
+            self.notify("No job selected.")
+            return
+        self.ask_to_retry(job_id, job)
+
+    def retry_answered(self, job: dict[str, Any]) -> None:
+        self.job_created(job)
+
+    def action_copy_id(self) -> None:
+        job = self.selected_job()
+        if job is None:
+            self.notify("No job selected.")
+            return
+        self.copy_job_id(str(job.get("id")))
 
     def action_cancel_job(self) -> None:
         job_id = self.table.cursor_job_id

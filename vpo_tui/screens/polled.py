@@ -15,7 +15,7 @@ from textual.screen import Screen
 
 from vpo.client import ApiError, AsyncVpoClient, VpoError
 from vpo.jobtext import is_terminal
-from vpo_tui.jobview import short_id
+from vpo_tui.jobview import is_retryable, short_id
 from vpo_tui.keys import KeyBinding, help_rows
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poll_loop import PollLoop
@@ -55,6 +55,13 @@ PAUSE_BINDINGS = (
     KeyBinding("p", "resume", "Resume", help="pause / resume polling"),
 )
 HELP_BINDING = KeyBinding("question_mark", "help", "Keys", help="this help")
+COPY_ID_BINDING = KeyBinding(
+    "y",
+    "copy_id",
+    "Copy id",
+    show=False,
+    help="copy the job id (OSC 52 if on, else shown)",
+)
 # Ctrl+C is the app's own binding; the help names it beside q.
 QUIT_BINDING = KeyBinding("q", "app.quit", "Quit", help="quit", help_keys="q  Ctrl+C")
 
@@ -224,3 +231,51 @@ class PolledScreen(Screen):
         the runner stops it (within about a second), not at the next tick."""
         self.notify("Cancel requested.", markup=False)
         self.follow_cancel()
+
+    # -- retrying a job ----------------------------------------------------------------------
+
+    def ask_to_retry(self, job_id: str, job: dict[str, Any]) -> None:
+        """Ask, then retry job `job_id`; the id is captured now, as for a cancel."""
+        if not is_retryable(job):
+            self.notify(
+                f"Job {short_id(job)} is {safe_text(job.get('status'))}: only a failed or "
+                "cancelled job is retried here.",
+                markup=False,
+            )
+            return
+        from vpo_tui.screens.confirm import ConfirmScreen, retry_question  # lazy
+
+        self.app.push_screen(
+            ConfirmScreen(retry_question(job), yes_variant="primary"),
+            callback=lambda confirmed: self._retry_confirmed(job_id, bool(confirmed)),
+        )
+
+    def _retry_confirmed(self, job_id: str, confirmed: bool) -> None:
+        if confirmed:
+            self.run_worker(self._retry(job_id), group="retry", exit_on_error=False)
+
+    async def _retry(self, job_id: str) -> None:
+        try:
+            job = await self.vpo_app.client.retry_job(job_id)
+        except ApiError as exc:
+            self.notify(safe_text(exc.message), severity="warning", markup=False)
+        except VpoError as exc:
+            self.notify(safe_text(exc), severity="error", markup=False)
+        else:
+            self.retry_answered(job)
+
+    def retry_answered(self, job: dict[str, Any]) -> None:
+        """The daemon queued the retry (`job` is the new job)."""
+        self.notify(f"Retry queued as job {short_id(job)}.", markup=False)
+
+    # -- copying a job id --------------------------------------------------------------------
+
+    def copy_job_id(self, job_id: str) -> None:
+        """OSC 52 when the user turned it on (the terminal puts it on the clipboard, also over
+        SSH); otherwise the id in a notice, to select and copy by hand. Off by default: some
+        terminals show the escape sequence as garbage, others ask before allowing it."""
+        if self.vpo_app.osc52:
+            self.app.copy_to_clipboard(job_id)
+            self.notify(f"Copied {job_id} (OSC 52).", markup=False)
+        else:
+            self.notify(f"Job id: {job_id}", title="Copy it by hand", timeout=30, markup=False)
