@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 
+from tests.support.ffprobe_only import ffprobe_only_env
 from tests.support.media import build_library, build_many, write_corrupt_video
 from tests.support.probe_hold import HeldProbe
 from tests.tui.harness import (
@@ -31,12 +32,13 @@ async def test_detail_shows_progress_and_a_growing_log_to_the_end(
     wait_daemon(lambda: get_job(daemon.url, first["id"])["status"] == "completed")
     many = build_many(tmp_path / "many", media_cache, 60)
     live = submit_scan(daemon.url, str(many.root))
-    wait_daemon(lambda: get_job(daemon.url, live["id"])["processed_count"] > 0)
-
     app = make_app(daemon.url)
     # One probe is held (SIGSTOP) until the detail screen is open: the scan cannot end before
-    # the screen sees it running, however fast the machine is.
+    # the screen sees it running, however fast the machine is. It is taken at once: PyAV's
+    # workers probe 60 tiny clips in well under a second, so waiting for progress first could
+    # find the scan already over.
     with HeldProbe(daemon.pid) as held:
+        wait_daemon(lambda: get_job(daemon.url, live["id"])["processed_count"] > 0)
         async with app.run_test(size=(100, 30)) as pilot:
             jobs = await jobs_screen(pilot, app)
             assert jobs.table.job_ids == [live["id"], first["id"]]
@@ -127,8 +129,10 @@ def log_total(url: str, job_id: str) -> int:
 
 
 async def test_log_follows_until_scrolled_up_and_again_at_the_end(
-    daemon, media_cache, tmp_path, make_app, scheduler, clock
+    daemon_factory, media_cache, tmp_path, make_app, scheduler, clock
 ):
+    # ffprobe, a process per file, is slow enough for the log to grow while the test watches.
+    daemon = daemon_factory(env=ffprobe_only_env(tmp_path)).start()
     # Good videos (slow to probe) interleaved with corrupt ones (one ERROR log line each), so
     # the log keeps growing while the scan runs: far more files than the test needs lines.
     library = build_many(tmp_path / "lib", media_cache, 200)
