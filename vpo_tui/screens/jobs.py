@@ -17,6 +17,7 @@ from vpo_tui.jobview import COLUMNS, is_retryable, job_cells, short_id, target_w
 from vpo_tui.keys import KeyBinding
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
+from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import CONNECTED, Outcome
 from vpo_tui.screens.polled import (
     COPY_ID_BINDING,
@@ -372,7 +373,7 @@ class JobsScreen(PolledScreen):
         self._resume_loops("hidden")
         self.table.focus()
 
-    def _stats_loops(self) -> list:
+    def _stats_loops(self) -> list[PollLoop]:
         return [line.loop for line in self.query(StatsLine) if line.loop is not None]
 
     def _pause_loops(self, reason: str) -> None:
@@ -397,8 +398,17 @@ class JobsScreen(PolledScreen):
             return
         self.notify(f"Job {short_id(job)} queued.", markup=False)
         self.select_when_shown = str(job.get("id"))
-        if self.loop is not None:
-            self.loop.poll_now(force=True)
+        self.poll_after_submit([self.loop, *self._stats_loops()])
+
+    @staticmethod
+    def poll_after_submit(loops: list[PollLoop | None]) -> None:
+        """A job was just submitted from here: every loop that shows it forgets the daemon's
+        idle hint (`job_started`: the next waits are the configured interval, not the idle
+        one), then fetches at once, so the row and the counters appear now."""
+        for loop in loops:
+            if loop is not None:
+                loop.job_started()
+                loop.poll_now(force=True)
 
     def action_retry_job(self) -> None:
         job_id = self.table.cursor_job_id

@@ -1,8 +1,9 @@
 """The counters over the jobs list: running, queued, failed in the last 24 h (`GET /api/stats`).
 
-Polled by a loop of its own, under the same rules as the list (its interval, backoff, pauses,
-`If-None-Match`), so a quiet daemon answers it with 304s. While its last poll failed the line
-keeps the last counts, marked as not current, rather than showing numbers it does not know.
+Polled by a loop of its own, under the same rules as the list (its interval, the daemon's idle
+hint, backoff, pauses, `If-None-Match`), so a quiet daemon answers it with 304s, and seldom.
+While its last poll failed the line keeps the last counts, marked as not current, rather than
+showing numbers it does not know.
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class StatsLine(Static):
 
     async def fetch(self) -> Outcome:
         result = await self.vpo_app.client.stats(etag=self._etag)
+        # An idle daemon hints a longer wait (X-Poll-Interval): the counters follow it like the
+        # list, so an idle hour costs a quarter of the requests (docs/design.md §7).
+        assert self.loop is not None
+        self.loop.poller.note_hint(result.poll_interval_ms)
         if result.not_modified:
             return "not_modified"
         self.stats, self._etag = result.data, result.etag
