@@ -104,7 +104,9 @@ class Demo:
             for name, kind in files.items():
                 self.cache.copy_to(kind, self.media / folder / name)
         write_corrupt_video(self.media / "Movies" / "Broken Download.mkv")
-        build_many(self.media / "Archive", self.cache, 40)
+        # Long enough that the hold below catches it mid-scan: with 40 files PyAV sometimes
+        # finished it (in 0.2 s) before the hold did, and the cancel then found it completed.
+        build_many(self.media / "Archive", self.cache, 300)
         # Many files: probing takes about a millisecond each, and the scan must still be going
         # when the hold below catches its worker.
         build_many(self.media / "Recordings", self.cache, 600)
