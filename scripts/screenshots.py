@@ -7,6 +7,8 @@ running, queued), then takes:
 
 - `tui-jobs.svg`, `tui-detail.svg`: `vpo-tui`'s jobs and detail screens, exported by Textual
   itself (the app runs headless at 100x30 against the daemon);
+- `tui-all.svg`: `vpo-tui --all` over the demo daemon ("films") and a second one ("tv") with
+  two finished scans of its own, at 80x24 (the footer must fit there);
 - `web-jobs.png`, `web-detail.png` (1280x800) and `web-jobs-phone.png`, `web-detail-phone.png`
   (390x844 at twice the pixel density): the web dashboard in headless Chromium.
 
@@ -14,6 +16,7 @@ The running job is held at a fixed point so every picture shows it mid-scan: its
 is stopped with SIGSTOP on a file (what a stalled disk looks like to the daemon) and let go at
 the end. Times in the pictures are the real (UTC) times of the run, so every run differs in its
 pixels; `tests/integration/test_screenshots.py` checks that the script works, not what it drew.
+`--tui-only` makes the terminal pictures alone (no Chromium needed).
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class Demo:
         self.media = workdir / "media"
         self.cache = MediaCache(workdir / "clip-cache")
         self.daemon = DaemonProcess(workdir, config=DAEMON_CONFIG)
+        (workdir / "second").mkdir()
+        self.second = DaemonProcess(workdir / "second", config=DAEMON_CONFIG)
         self.http = httpx.Client(base_url=self.daemon.url, timeout=10)
         self.held: HeldProbe | None = None
         self.running_id = ""
@@ -99,7 +104,9 @@ class Demo:
             for name, kind in files.items():
                 self.cache.copy_to(kind, self.media / folder / name)
         write_corrupt_video(self.media / "Movies" / "Broken Download.mkv")
-        build_many(self.media / "Archive", self.cache, 40)
+        # Long enough that the hold below catches it mid-scan: with 40 files PyAV sometimes
+        # finished it (in 0.2 s) before the hold did, and the cancel then found it completed.
+        build_many(self.media / "Archive", self.cache, 300)
         # Many files: probing takes about a millisecond each, and the scan must still be going
         # when the hold below catches its worker.
         build_many(self.media / "Recordings", self.cache, 600)
@@ -135,19 +142,38 @@ class Demo:
         self.held = HeldProbe(self.daemon.pid)
         self.submit(media / "Incoming")
 
+        # The second daemon ("tv" in the --all picture): two finished scans of its own.
+        with httpx.Client(base_url=self.second.url, timeout=10) as http:
+            for folder in ("TV", "Movies"):
+                answer = http.post(
+                    "/api/jobs", json={"job_type": "scan", "path": str(media / folder)}
+                )
+                answer.raise_for_status()
+                job_id = answer.json()["id"]
+                wait_until(
+                    lambda job_id=job_id: (
+                        http.get(f"/api/jobs/{job_id}").json()["status"] == "completed"
+                    ),
+                    timeout=WAIT,
+                    interval=0.05,
+                    message="the second daemon's scan never completed",
+                )
+
     def __enter__(self) -> Demo:
         self.build_library()
         self.daemon.start()
+        self.second.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self.held is not None:
             self.held.release()
         self.http.close()
-        try:
-            self.daemon.stop()
-        finally:
-            self.daemon.kill()
+        for daemon in (self.second, self.daemon):
+            try:
+                daemon.stop()
+            finally:
+                daemon.kill()
 
 
 async def tui_pictures(demo: Demo, out: Path) -> list[Path]:
@@ -187,7 +213,42 @@ async def tui_pictures(demo: Demo, out: Path) -> list[Path]:
         made.append(Path(app.save_screenshot("tui-detail.svg", str(out))))
         await pilot.press("q")
     await app.client.aclose()
+    made.append(await tui_all_picture(demo, out))
     return made
+
+
+async def tui_all_picture(demo: Demo, out: Path) -> Path:
+    """`vpo-tui --all` over both demo daemons at 80x24, the cursor on the running scan."""
+    from vpo.client import AsyncVpoClient
+    from vpo_tui.app import VpoTuiApp
+    from vpo_tui.merged_list import row_key
+    from vpo_tui.screens.multi_jobs import MultiJobsScreen
+
+    feeds = [("films", AsyncVpoClient(demo.daemon.url)), ("tv", AsyncVpoClient(demo.second.url))]
+    app = VpoTuiApp(feeds[0][1], url=feeds[0][1].base_url, feeds=feeds)
+    async with app.run_test(size=(80, 24)) as pilot:
+
+        async def until(condition, what: str) -> None:
+            for _ in range(int(WAIT / 0.05)):
+                if condition():
+                    return
+                await pilot.pause(0.05)
+            raise TimeoutError(f"the TUI never showed {what}")
+
+        await until(lambda: isinstance(app.screen, MultiJobsScreen), "the --all list")
+        screen = app.screen
+        await until(lambda: len(screen.table.job_ids) == 8, "the eight jobs of both daemons")
+        await until(lambda: "films ● · tv ●" in status_text(screen), "both daemons connected")
+        await until(lambda: "running" in str(screen.query_one("#stats").render()), "the counters")
+        running = row_key("films", demo.running_id)
+        while screen.table.cursor_job_id != running:
+            await pilot.press("down")
+        await pilot.pause()
+        picture = Path(app.save_screenshot("tui-all.svg", str(out)))
+        await pilot.press("q")
+    for _name, client in feeds:
+        await client.aclose()
+    return picture
 
 
 def status_text(screen: object) -> str:
@@ -234,12 +295,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "outdir", nargs="?", default=str(REPO / "docs" / "images"), help="default docs/images"
     )
-    out = Path(parser.parse_args(argv).outdir).resolve()
+    parser.add_argument(
+        "--tui-only", action="store_true", help="only the vpo-tui pictures (no Chromium)"
+    )
+    options = parser.parse_args(argv)
+    out = Path(options.outdir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vpo-demo-") as workdir, Demo(Path(workdir)) as demo:
         demo.make_jobs()
         made = asyncio.run(tui_pictures(demo, out))
-        made += web_pictures(demo, out)
+        if not options.tui_only:
+            made += web_pictures(demo, out)
     for path in made:
         print(f"{path}  {path.stat().st_size} bytes")
     return 0

@@ -35,6 +35,7 @@ SVGS = {
         "● connected",
     ),
     "tui-detail.svg": (" of 600 files done · probe", "Log (following)", "● connected"),
+    "tui-all.svg": ("Daemon", "films ● · tv ●", "▶ running", "d Daemon", "q Quit"),
 }
 # name -> (width, height) in pixels: desktop 1280x800, phone 390x844 at device scale 2
 PNGS = {

@@ -25,6 +25,7 @@ from vpo.pathtext import not_utf8_note
 from vpo_tui.eta import Estimate, EtaEstimator, rate_text
 from vpo_tui.jobview import detail_lines, short_id
 from vpo_tui.keys import KeyBinding
+from vpo_tui.merged_list import row_key
 from vpo_tui.plaintext import safe_text, strip_escapes
 from vpo_tui.poller import Outcome
 from vpo_tui.screens.polled import (
@@ -138,9 +139,14 @@ class DetailScreen(PolledScreen):
     widget_keys = LOG_KEYS
     widget_keys_before = "follow"
 
-    def __init__(self, job_id: str, client: AsyncVpoClient | None = None) -> None:
+    def __init__(
+        self, job_id: str, client: AsyncVpoClient | None = None, *, daemon: str | None = None
+    ) -> None:
+        """`client` and `daemon` name the daemon that owns the job when the list shows several
+        (its name goes in the title, and `y` copies the `NAME:ID` the CLI takes)."""
         super().__init__(client)
         self.job_id = job_id
+        self.daemon = daemon
         self.job: dict[str, Any] | None = None
         self.gone = False
         self.log_offset = 0
@@ -157,7 +163,7 @@ class DetailScreen(PolledScreen):
         self.errors_total = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"Job {self.job_id[:8]}", end=""), id="title")
+        yield Static(Text(f"Job {self.job_id[:8]}{self._on_daemon()}", end=""), id="title")
         with Vertical(id="body"):
             yield Static(Text("loading…"), id="fields")
             yield JobProgress(id="progress")
@@ -251,7 +257,10 @@ class DetailScreen(PolledScreen):
         job = self.job
         assert job is not None
         self.query_one("#title", Static).update(
-            Text(f"Job {short_id(job)} · {safe_text(job.get('status'))}", end="")
+            Text(
+                f"Job {short_id(job)} · {safe_text(job.get('status'))}{self._on_daemon()}",
+                end="",
+            )
         )
         self.query_one("#fields", Static).update(fields_text(job))
         self.query_one(JobProgress).show_job(job)
@@ -302,7 +311,7 @@ class DetailScreen(PolledScreen):
         for _ in range(ERRORS_MAX_PAGES_PER_POLL):
             if self.errors_held >= ERRORS_KEEP:
                 break
-            page = await self.vpo_app.client.get_errors(
+            page = await self.client.get_errors(
                 self.job_id, limit=ERRORS_PAGE, offset=self.errors_held
             )
             errors = page.get("errors", [])
@@ -326,6 +335,9 @@ class DetailScreen(PolledScreen):
         if more > 0:
             title += f" · {more} more: vpo jobs errors {self.job_id[:8]}"
         view.border_title = title
+
+    def _on_daemon(self) -> str:
+        return f" · on {safe_text(self.daemon)}" if self.daemon else ""
 
     def _show_gone(self) -> None:
         self.gone = True
@@ -388,12 +400,12 @@ class DetailScreen(PolledScreen):
             self.ask_to_cancel(self.job_id, self.job)
 
     def action_copy_id(self) -> None:
-        self.copy_job_id(self.job_id)
+        self.copy_job_id(row_key(self.daemon, self.job_id) if self.daemon else self.job_id)
 
     def action_full_log(self) -> None:
         from vpo_tui.screens.log_view import LogViewScreen  # lazy: opened on a key press
 
-        self.app.push_screen(LogViewScreen(self.job_id, list(self.log_view.lines)))
+        self.app.push_screen(LogViewScreen(self.job_id, list(self.log_view.lines), self.client))
 
 
 def error_line(error: dict[str, Any]) -> str:

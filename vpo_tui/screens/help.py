@@ -1,11 +1,15 @@
-"""The `?` screen: every key of the screen it was opened from (rows from `vpo_tui.keys`)."""
+"""The `?` screen: every key of the screen it was opened from (rows from `vpo_tui.keys`).
+
+The closing hint sits on the frame, and the rows scroll when the terminal is shorter than
+them: at 80x24 every row of the list over several daemons fits, and a longer list is never cut.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,7 +23,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen {
         align: center middle;
     }
-    HelpScreen > Vertical {
+    HelpScreen > VerticalScroll {
         width: 72;
         max-width: 100%;
         height: auto;
@@ -43,12 +47,12 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         text = Text(end="")
-        text.append(f"{self.title_text}\n\n", style="bold")
+        text.append(f"{self.title_text}\n", style="bold")
         for key, meaning in self.keys:
-            text.append(f"{key:>12}", style="bold")
-            text.append(f"  {meaning}\n")
-        text.append("\nEscape or ? closes this help.", style="dim")
-        with Vertical():
+            text.append(f"\n{key:>12}", style="bold")
+            text.append(f"  {meaning}")
+        with VerticalScroll() as box:
+            box.border_subtitle = "Escape or ? closes this help"
             yield Static(text)
 
     def action_close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from vpo_tui.jobview import COLUMNS, is_retryable, job_cells, short_id, target_w
 from vpo_tui.keys import KeyBinding
 from vpo_tui.listquery import ListQuery, last_page
 from vpo_tui.plaintext import safe_text
+from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import CONNECTED, Outcome
 from vpo_tui.screens.polled import (
     COPY_ID_BINDING,
@@ -37,6 +39,17 @@ TABLE_KEYS = [
     ("Home  End", "first / last job of the page"),
     ("Enter", "open the job's detail and log"),
 ]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job made here (New scan, retry): its row key, and the last request its loop had
+    started before the submit. Only an answer to a later request can tell whether the list
+    shows it; an older one may have left the daemon before the job existed."""
+
+    key: str
+    after_request: int
+    label: str  # its short id, for the notice
 
 
 class JobsScreen(PolledScreen):
@@ -133,7 +146,7 @@ class JobsScreen(PolledScreen):
         self._etag_query: ListQuery | None = None
         self.shown_query: ListQuery | None = None  # the query the rows on screen answer
         self.cancelling: set[str] = set()  # jobs cancelled from here, followed closely
-        self.select_when_shown: str | None = None  # a job made here (new scan, retry)
+        self.select_when_shown: NewJob | None = None  # a job made here (new scan, retry)
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -175,6 +188,7 @@ class JobsScreen(PolledScreen):
 
     async def fetch(self) -> Outcome:
         app = self.vpo_app
+        request = self.loop.requests_started  # type: ignore[union-attr]
         await app.ensure_polling_config()
         query = self.query_state
         etag = self._etag if self._etag_query == query else None
@@ -185,6 +199,7 @@ class JobsScreen(PolledScreen):
             # one. The loop was told to poll again right after this request.
             return "ok"
         if result.not_modified:
+            self._select_new_job(request)  # filtered away: the page did not change
             return "not_modified"
         page = result.data
         assert page is not None
@@ -203,7 +218,7 @@ class JobsScreen(PolledScreen):
             self.last_change = datetime.now().astimezone()
         self._show_filters()
         self._follow_cancels()
-        self._select_new_job()
+        self._select_new_job(request)
         self.refresh_bindings()
         return "ok"
 
@@ -219,17 +234,18 @@ class JobsScreen(PolledScreen):
         if not self.cancelling and self.loop is not None:
             self.loop.poller.hurry(0, 0)
 
-    def _select_new_job(self) -> None:
-        """Put the cursor on the job just made here, once a poll has brought it."""
-        job_id = self.select_when_shown
-        if job_id is None:
+    def _select_new_job(self, request: int) -> None:
+        """Put the cursor on the job just made here, once the answer to `request` (a number
+        from the loop's `requests_started`) has been applied and was sent after the job."""
+        new = self.select_when_shown
+        if new is None or request <= new.after_request:
             return
         self.select_when_shown = None
-        if job_id in self.table.job_ids:
-            self.table.move_cursor(row=self.table.get_row_index(job_id))
+        if new.key in self.table.job_ids:
+            self.table.move_cursor(row=self.table.get_row_index(new.key))
         else:
             self.notify(
-                f"Job {job_id[:8]} was queued; the filters hide it from this page.",
+                f"Job {new.label} was queued; the filters hide it from this page.",
                 markup=False,
             )
 
@@ -372,19 +388,21 @@ class JobsScreen(PolledScreen):
         self._resume_loops("hidden")
         self.table.focus()
 
-    def _stats_loops(self) -> list:
-        return [line.loop for line in self.query(StatsLine) if line.loop is not None]
+    def _list_loops(self) -> list[PollLoop]:
+        """The loops that fetch the rows (one here; one per daemon over several)."""
+        return [self.loop] if self.loop is not None else []
+
+    def _stats_loops(self) -> list[PollLoop]:
+        return [loop for line in self.query(StatsLine) for loop in line.loops]
 
     def _pause_loops(self, reason: str) -> None:
         """Only the visible screen polls: the list and its counters alike."""
-        for loop in [self.loop, *self._stats_loops()]:
-            if loop is not None:
-                loop.pause(reason)
+        for loop in [*self._list_loops(), *self._stats_loops()]:
+            loop.pause(reason)
 
     def _resume_loops(self, reason: str) -> None:
-        for loop in [self.loop, *self._stats_loops()]:
-            if loop is not None:
-                loop.resume(reason)
+        for loop in [*self._list_loops(), *self._stats_loops()]:
+            loop.resume(reason)
 
     def action_new_scan(self) -> None:
         from vpo_tui.screens.new_scan import NewScanScreen  # lazy: opened on a key press
@@ -396,9 +414,22 @@ class JobsScreen(PolledScreen):
         if not job:
             return
         self.notify(f"Job {short_id(job)} queued.", markup=False)
-        self.select_when_shown = str(job.get("id"))
-        if self.loop is not None:
-            self.loop.poll_now(force=True)
+        if self.loop is None:
+            return
+        self.select_when_shown = NewJob(
+            str(job.get("id")), self.loop.requests_started, short_id(job)
+        )
+        self.poll_after_submit([self.loop, *self._stats_loops()])
+
+    @staticmethod
+    def poll_after_submit(loops: list[PollLoop | None]) -> None:
+        """A job was just submitted from here: every loop that shows it forgets the daemon's
+        idle hint (`job_started`: the next waits are the configured interval, not the idle
+        one), then fetches at once, so the row and the counters appear now."""
+        for loop in loops:
+            if loop is not None:
+                loop.job_started()
+                loop.poll_now(force=True)
 
     def action_retry_job(self) -> None:
         job_id = self.table.cursor_job_id
@@ -408,7 +439,7 @@ class JobsScreen(PolledScreen):
             return
         self.ask_to_retry(job_id, job)
 
-    def retry_answered(self, job: dict[str, Any]) -> None:
+    def retry_answered(self, job_id: str, job: dict[str, Any]) -> None:
         self.job_created(job)
 
     def action_copy_id(self) -> None:
@@ -416,7 +447,11 @@ class JobsScreen(PolledScreen):
         if job is None:
             self.notify("No job selected.")
             return
-        self.copy_job_id(str(job.get("id")))
+        self.copy_job_id(self.job_reference(str(self.table.cursor_job_id)))
+
+    def job_reference(self, job_id: str) -> str:
+        """What `y` copies for the row `job_id`: the id (over several daemons, `NAME:ID`)."""
+        return job_id
 
     def action_cancel_job(self) -> None:
         job_id = self.table.cursor_job_id

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TextArea
 from textual.widgets.text_area import Selection
 
-from vpo.client import VpoError
+from vpo.client import AsyncVpoClient, VpoError
 from vpo_tui.keys import KeyBinding
 from vpo_tui.plaintext import safe_text, strip_escapes
 from vpo_tui.textsearch import find_match
@@ -63,9 +63,11 @@ class LogViewScreen(Screen[None]):
         KeyBinding("o", "pager", "Pager", priority=True, help="the whole log in $PAGER"),
     ]
 
-    def __init__(self, job_id: str, lines: list[str]) -> None:
+    def __init__(self, job_id: str, lines: list[str], client: AsyncVpoClient) -> None:
+        """`client`: the daemon that owns the job (one of several with `--all`)."""
         super().__init__()
         self.job_id = job_id
+        self.client = client
         self.lines = lines
         self.pattern = ""
 
@@ -161,7 +163,7 @@ class LogViewScreen(Screen[None]):
         os.unlink(path)
 
     async def _whole_log_to_file(self) -> str:
-        client = self.app.client  # type: ignore[attr-defined]
+        client = self.client
         with tempfile.NamedTemporaryFile(
             "w", prefix=f"vpo-{self.job_id[:8]}-", suffix=".log", delete=False, encoding="utf-8"
         ) as handle:

@@ -5,22 +5,26 @@ its own `Poller`: interval, backoff, ETag, idle hint), so a daemon that is down 
 and never slows or blanks the others. The rows are merged by `vpo_tui.merged_list` (keyed by
 daemon and job id); a daemon that stops answering keeps its rows, marked stale. `d` switches
 between all daemons and each one; the cursor stays on its job when that job is still shown.
-Cancel and the detail view go to the daemon that owns the job. Imported only in that mode.
+Cancel, retry, `y` and the detail view (its errors, its full log) go to the daemon that owns
+the job; `n` asks which daemon first (vpo_tui/screens/choose_daemon.py) unless the list shows
+one. The counters line sums every daemon's counters. Imported only in that mode.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from vpo.client import ApiError, AsyncVpoClient, JobListParams
 from vpo.jobtext import is_terminal
-from vpo_tui.jobview import CELL_PADDING, COLUMNS, Column, job_cells, target_width_for
+from vpo_tui.jobview import CELL_PADDING, COLUMNS, Column, job_cells, short_id, target_width_for
 from vpo_tui.keys import KeyBinding
 from vpo_tui.listquery import ListQuery
 from vpo_tui.merged_list import (
@@ -29,15 +33,17 @@ from vpo_tui.merged_list import (
     merged_jobs,
     merged_rows,
     next_view,
+    row_key,
     split_row_key,
     status_text,
 )
 from vpo_tui.plaintext import safe_text
 from vpo_tui.poll_loop import PollLoop
 from vpo_tui.poller import CONNECTED, Outcome, Poller
-from vpo_tui.screens.jobs import JobsScreen
+from vpo_tui.screens.jobs import JobsScreen, NewJob
 from vpo_tui.widgets.job_table import JobTable
 from vpo_tui.widgets.notice import Notice
+from vpo_tui.widgets.stats_line import StatsLine
 from vpo_tui.widgets.status_line import StatusLine, denied_words
 
 DAEMON_COLUMN = Column("daemon", "Daemon", None)
@@ -89,12 +95,29 @@ class MultiStatusLine(StatusLine):
             self.update(text)
 
 
-class MultiJobsScreen(JobsScreen):
-    BINDINGS = [
-        *JobsScreen.BINDINGS[:-2],
-        KeyBinding("d", "next_daemon", "Daemon", help="show all daemons / the next one"),
-        *JobsScreen.BINDINGS[-2:],
-    ]
+def multi_bindings() -> list[Binding]:
+    """The jobs screen's keys and `d`, in the footer's order, fitting 80 columns.
+
+    `d Daemon` goes before `? Keys`; to make room `t` (filter by type) leaves the footer here
+    (still in the help and still working): with `R Retry` or `c Cancel` shown, the footer would
+    otherwise run past 80 columns and lose `q Quit`.
+    """
+    bindings: list[Binding] = list(Screen.BINDINGS)  # not inherited: see the class below
+    for binding in JobsScreen.BINDINGS:
+        if binding.action == "help":
+            bindings.append(
+                KeyBinding("d", "next_daemon", "Daemon", help="show all daemons / the next one")
+            )
+        if binding.action == "cycle_type":
+            binding = replace(binding, show=False)
+        bindings.append(binding)
+    return bindings
+
+
+# Textual appends a subclass's new keys after the inherited ones, which would put `d` after
+# `q Quit`; this screen declares its whole list instead, in order.
+class MultiJobsScreen(JobsScreen, inherit_bindings=False):
+    BINDINGS = multi_bindings()
     poll_name = "jobs-multi"
 
     def __init__(self, feeds: list[tuple[str, AsyncVpoClient]]) -> None:
@@ -108,6 +131,8 @@ class MultiJobsScreen(JobsScreen):
     def compose(self) -> ComposeResult:
         names = ", ".join(safe_text(feed.name) for feed in self.feeds)
         yield Static(Text(f"VPO jobs · {names}", end=""), id="title")
+        if self.vpo_app.show_stats:
+            yield StatsLine([(feed.name, feed.client) for feed in self.feeds], id="stats")
         yield Static("", id="filters")
         yield JobTable(
             id="jobs", columns=(DAEMON_COLUMN, *COLUMNS), widths={"daemon": DAEMON_WIDTH}
@@ -168,15 +193,18 @@ class MultiJobsScreen(JobsScreen):
         feed.polling_config = dict(config)
         app = self.vpo_app
         interval = config.get("interval_ms")
-        poller = feed.poller
+        # The daemon's counters loop keeps the same pace as its rows.
+        pollers = [feed.poller, *(loop.poller for loop in self._stats_loops_of(feed.name))]
         if isinstance(interval, int | float):
-            poller.set_busy_interval_ms(interval)
-            if app.interval_override_ms is None:
-                poller.set_interval_ms(interval)
+            for poller in pollers:
+                poller.set_busy_interval_ms(interval)
+                if app.interval_override_ms is None:
+                    poller.set_interval_ms(interval)
         if config.get("enabled", True) is False and feed.loop is not None:
             feed.loop.pause("disabled")
 
     async def _fetch_feed(self, feed: DaemonFeed) -> Outcome:
+        request = feed.loop.requests_started if feed.loop is not None else 0
         await self._ensure_config(feed)
         query = self.query_state
         etag = feed.etag if feed.etag_query == query else None
@@ -186,6 +214,7 @@ class MultiJobsScreen(JobsScreen):
             return "ok"  # the user changed the query meanwhile; a poll follows at once
         feed.answered_queries = {query}
         if result.not_modified:
+            self._select_new_job_of(feed, request)
             return "not_modified"
         page = result.data
         assert page is not None
@@ -195,6 +224,7 @@ class MultiJobsScreen(JobsScreen):
         feed.requests_applied += 1
         self.seen_types.update(safe_text(job.get("job_type")) for job in page.jobs)
         self._apply()
+        self._select_new_job_of(feed, request)
         return "ok"
 
     def _feed_state(self, feed: DaemonFeed) -> None:
@@ -271,19 +301,23 @@ class MultiJobsScreen(JobsScreen):
 
     # -- what the jobs screen does with its one loop, done for every daemon --------------------
 
-    def _loops(self) -> list[PollLoop]:
+    def _list_loops(self) -> list[PollLoop]:
         return [feed.loop for feed in self.feeds if feed.loop is not None]
+
+    def _stats_loops_of(self, daemon: str) -> list[PollLoop]:
+        loops = (line.loop_for(daemon) for line in self.query(StatsLine))
+        return [loop for loop in loops if loop is not None]
 
     def _change_query(self, query: ListQuery) -> None:
         if query == self.query_state:
             return
         self.query_state = query
         self._show_filters()
-        for loop in self._loops():
+        for loop in self._list_loops():
             loop.poll_now()
 
     def action_refresh(self) -> None:
-        for loop in self._loops():
+        for loop in self._list_loops():
             self.vpo_app.refresh_loop(loop)
 
     def action_next_daemon(self) -> None:
@@ -295,15 +329,65 @@ class MultiJobsScreen(JobsScreen):
     def open_detail(self, job_id: str) -> None:
         from vpo_tui.screens.detail import DetailScreen  # lazy: not needed for the first frame
 
+        daemon, _ = split_row_key(job_id)
         client, daemon_job_id = self.client_for_job(job_id)
-        for loop in self._loops():
-            loop.pause("hidden")
-        self.app.push_screen(DetailScreen(daemon_job_id, client), callback=self._detail_closed)
+        self._pause_loops("hidden")
+        self.app.push_screen(
+            DetailScreen(daemon_job_id, client, daemon=daemon), callback=self._detail_closed
+        )
 
-    def _detail_closed(self, _result: object) -> None:
-        for loop in self._loops():
-            loop.resume("hidden")
-        self.table.focus()
+    def job_reference(self, job_id: str) -> str:
+        return job_id  # the row key is already `NAME:ID`, what `vpo jobs show` takes
+
+    # -- new jobs: on the daemon the user picks, or the one that owned the retried job ----------
+
+    def action_new_scan(self) -> None:
+        if self.view is not None or len(self.feeds) == 1:
+            # The list shows one daemon: that is where the scan goes.
+            self._new_scan_on(self.view or self.feeds[0].name)
+            return
+        from vpo_tui.screens.choose_daemon import ChooseDaemonScreen  # lazy: opened on a key
+
+        under_cursor = split_row_key(self.table.cursor_job_id or "")[0] or None
+        daemons = [(feed.name, self._state_word(feed)) for feed in self.feeds]
+        self.app.push_screen(
+            ChooseDaemonScreen(daemons, preselect=under_cursor),
+            callback=lambda name: self._new_scan_on(name) if name else None,
+        )
+
+    def _state_word(self, feed: DaemonFeed) -> str:
+        if feed.loop is None or feed.poller.last_success_at is None:
+            return "connecting"
+        return "connected" if not feed.is_stale() else feed.poller.state
+
+    def _new_scan_on(self, daemon: str) -> None:
+        from vpo_tui.screens.new_scan import NewScanScreen  # lazy: opened on a key press
+
+        feed = next(feed for feed in self.feeds if feed.name == daemon)
+        self.app.push_screen(
+            NewScanScreen(feed.client, daemon=feed.name),
+            callback=lambda job: self.new_job_on(feed, job),
+        )
+
+    def retry_answered(self, job_id: str, job: dict[str, Any]) -> None:
+        feed = self._feed_of(job_id)
+        if feed is not None:
+            self.new_job_on(feed, job)
+
+    def new_job_on(self, feed: DaemonFeed, job: dict[str, Any] | None) -> None:
+        """A job this client just queued on `feed`'s daemon: that daemon's loops forget its idle
+        hint and fetch at once; the row is selected once an answer sent after it is applied."""
+        if not job or feed.loop is None:
+            return
+        self.notify(f"Job {short_id(job)} queued on {safe_text(feed.name)}.", markup=False)
+        key = row_key(feed.name, str(job.get("id")))
+        self.select_when_shown = NewJob(key, feed.loop.requests_started, short_id(job))
+        self.poll_after_submit([feed.loop, *self._stats_loops_of(feed.name)])
+
+    def _select_new_job_of(self, feed: DaemonFeed, request: int) -> None:
+        new = self.select_when_shown
+        if new is not None and split_row_key(new.key)[0] == feed.name:
+            self._select_new_job(request)
 
     def client_for_job(self, job_id: str) -> tuple[AsyncVpoClient, str]:
         daemon, daemon_job_id = split_row_key(job_id)

@@ -1,9 +1,12 @@
 """The "New scan" dialog (`n` on the jobs list): a path with Tab completion from the daemon's
 `GET /api/browse`, a "full rescan" switch, and the daemon's refusal shown inside the dialog.
 
-Dismissed with the new job's detail (the list then selects it), or None when cancelled. The
-path is typed and completed in the API's escaped form, so a folder whose name is not UTF-8 can
-be picked from the completion and sent back exactly.
+Dismissed with the new job's detail (the list then selects it), or None when cancelled. Over
+several daemons the list first asks which one (vpo_tui/screens/choose_daemon.py) and gives the
+dialog that daemon's client: completion and the submit then go to it alone.
+
+The path is typed and completed in the API's escaped form, so a folder whose name is not UTF-8
+can be picked from the completion and sent back exactly.
 """
 
 from __future__ import annotations
@@ -80,8 +83,12 @@ class NewScanScreen(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self) -> None:
+    def __init__(self, client: AsyncVpoClient | None = None, *, daemon: str | None = None) -> None:
+        """`client` and `daemon`: the daemon chosen when the list shows several (its roots,
+        its folders and its queue); the app's one daemon otherwise."""
         super().__init__()
+        self._client = client
+        self.daemon = daemon
         self.roots: list[str] | None = None  # escaped forms; None until the daemon said
         self.restricted = False
         self.escaped = False  # the text holds a completed name that is not UTF-8
@@ -90,7 +97,8 @@ class NewScanScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("New scan", id="heading")
+            heading = f"New scan on {safe_text(self.daemon)}" if self.daemon else "New scan"
+            yield Static(Text(heading, end=""), id="heading")
             yield PathInput(placeholder="/path/on/the/daemon  (Tab completes)", id="path")
             yield Static("", id="hint")
             with Horizontal(classes="row"):
@@ -107,6 +115,8 @@ class NewScanScreen(ModalScreen[dict | None]):
 
     @property
     def client(self) -> AsyncVpoClient:
+        if self._client is not None:
+            return self._client
         return self.app.client  # type: ignore[attr-defined]
 
     # -- roots and completion ----------------------------------------------------------------

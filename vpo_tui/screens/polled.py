@@ -256,16 +256,18 @@ class PolledScreen(Screen):
 
     async def _retry(self, job_id: str) -> None:
         try:
-            job = await self.vpo_app.client.retry_job(job_id)
+            # The daemon that owns the job retries it (several daemons: `job_id` is NAME:ID).
+            client, daemon_job_id = self.client_for_job(job_id)
+            job = await client.retry_job(daemon_job_id)
         except ApiError as exc:
             self.notify(safe_text(exc.message), severity="warning", markup=False)
         except VpoError as exc:
             self.notify(safe_text(exc), severity="error", markup=False)
         else:
-            self.retry_answered(job)
+            self.retry_answered(job_id, job)
 
-    def retry_answered(self, job: dict[str, Any]) -> None:
-        """The daemon queued the retry (`job` is the new job)."""
+    def retry_answered(self, job_id: str, job: dict[str, Any]) -> None:
+        """The daemon queued the retry of `job_id` (`job` is the new job)."""
         self.notify(f"Retry queued as job {short_id(job)}.", markup=False)
 
     # -- copying a job id --------------------------------------------------------------------
