@@ -4,11 +4,11 @@ The daemons poll at the shortest interval the rules allow (2 s, idle hint switch
 `idle_interval_seconds = 2`), and the app runs Textual's real timers and a real clock: what is
 checked is that the loops really keep their pace.
 
-The issue's "stop one for a minute" is shortened to one request timeout and a bit (SIGSTOP for
-14 s): the invariant is the same. A stopped (not killed) daemon is the harder case, since its
-requests hang until the 10 s timeout instead of being refused at once; the other two must go
-on polling every interval meanwhile, and the stopped one's rows must stay, marked stale, and
-come back to life after SIGCONT.
+Two outages: a daemon frozen (SIGSTOP for 14 s, one request timeout and a bit), the harder case
+for the others since its requests hang until the 10 s timeout instead of being refused at once;
+and the issue's own case, a daemon stopped for a whole minute and started again on the same
+port and data dir. Meanwhile the other two must go on polling every interval, and the stopped
+one's rows must stay, marked stale, and come back to life when it does.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ FAST = {"polling": {"interval_seconds": 2, "idle_interval_seconds": 2}}
 NAMES = ("films", "tv", "seedbox")
 INTERVAL_S = 2.0
 STOP_S = 14.0  # longer than one request timeout (10 s)
+DOWN_S = 60.0  # "stops one for a minute and restarts it"
+# After a minute down, tv's loop is in backoff (10 s, 20 s, 40 s ... at most 120 s): it must
+# find the daemon again by its next scheduled try, with no key pressed.
+RECOVERY_S = 120.0 + 10.0
 
 
 def three_daemons(daemon_factory) -> dict[str, DaemonProcess]:
@@ -150,3 +154,49 @@ async def test_switching_daemons_keeps_the_cursor_and_cancel_goes_to_the_owner(
         with JobStore(daemons["seedbox"].data_dir) as store:
             wait_daemon(lambda: store.cancel_requested(running.id), timeout=10)
             store.finish_job(running.id, "cancelled")
+
+
+async def test_a_daemon_down_for_a_minute_and_restarted_comes_back_alone(
+    daemon_factory, tmp_path: Path
+) -> None:
+    daemons = three_daemons(daemon_factory)
+    jobs = {name: first_job(daemon, tmp_path / name) for name, daemon in daemons.items()}
+    app = make_app(daemons)
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await multi_screen(pilot, app)
+        table = screen.table
+        keys = {name: row_key(name, job_id) for name, job_id in jobs.items()}
+        await wait_for(pilot, lambda: set(keys.values()) <= set(table.job_ids), timeout=20)
+        feeds = {feed.name: feed for feed in screen.feeds}
+
+        assert daemons["tv"].stop() == 0  # SIGTERM: a real stop, its port refuses at once
+        stopped_at = time.monotonic()
+        done = {name: feeds[name].loop.requests_finished for name in ("films", "seedbox")}
+        await wait_for(pilot, lambda: "tv ✗" in screen_text(app), timeout=15)
+        late = {
+            name: first_job(daemons[name], tmp_path / f"{name}-late")
+            for name in ("films", "seedbox")
+        }
+        while time.monotonic() - stopped_at < DOWN_S:
+            await pilot.pause(0.5)
+            # tv's rows stay on screen the whole minute, marked stale.
+            assert keys["tv"] in table.job_ids
+        elapsed = time.monotonic() - stopped_at
+        for name in ("films", "seedbox"):
+            polls = feeds[name].loop.requests_finished - done[name]
+            assert polls >= elapsed / (INTERVAL_S + 1.5) - 1, (name, polls, elapsed)
+            assert feeds[name].loop.poller.state == "connected"
+            assert row_key(name, late[name]) in table.job_ids
+        assert "tv ✗" in screen_text(app)
+
+        daemons["tv"].start()  # the same port and data dir
+        recovered = first_job(daemons["tv"], tmp_path / "tv-back")
+        await wait_for(
+            pilot,
+            lambda: row_key("tv", recovered) in table.job_ids,
+            timeout=RECOVERY_S,
+            message="tv never came back after its restart",
+        )
+        await wait_for(pilot, lambda: "tv ✗" not in screen_text(app), timeout=10)
+        assert feeds["tv"].loop.poller.state == "connected"
+        assert keys["tv"] in table.job_ids  # its old rows are still there, live again
