@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support.daemon import DaemonProcess, wait_until
+from tests.support.ffprobe_only import ffprobe_only_env
 from tests.support.media import MediaCache, build_library, build_many, write_corrupt_video
 from vpo.joblog import JobLog
 from vpo.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, Job, utc_now
@@ -509,10 +510,13 @@ def test_authenticated_cross_origin_post_is_still_forbidden(
 def test_cancel_a_queued_and_a_running_scan(
     daemon_factory, tmp_path: Path, media_cache: MediaCache
 ) -> None:
-    # Many real videos probed one at a time: the scan runs for seconds, far longer than the
+    # Many real videos probed one at a time by ffprobe (a process per file; PyAV would finish
+    # them in a fraction of a second): the scan runs for seconds, far longer than the
     # sub-second reactions waited for here (see test_daemon_lifecycle.py).
     library = build_many(tmp_path / "many", media_cache, 300)
-    daemon = daemon_factory(config={"jobs": {"probe_concurrency": 1}}).start()
+    daemon = daemon_factory(
+        config={"jobs": {"probe_concurrency": 1}}, env=ffprobe_only_env(tmp_path)
+    ).start()
     with daemon.client() as http:
         body = {"job_type": "scan", "path": str(library.root)}
         running_id = http.post("/api/jobs", json=body).json()["id"]

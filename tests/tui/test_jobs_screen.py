@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.ffprobe_only import ffprobe_only_env
 from tests.support.media import build_library, build_many
 from tests.support.probe_hold import HeldProbe
 from tests.tui.harness import (
@@ -33,8 +34,10 @@ def finished(url: str, job_id: str) -> bool:
 
 
 async def test_rows_change_in_place_while_a_scan_runs(
-    daemon, media_cache, tmp_path, make_app, scheduler
+    daemon_factory, media_cache, tmp_path, make_app, scheduler
 ):
+    # ffprobe, a process per file, lets the scan's progress be seen at several steps.
+    daemon = daemon_factory(env=ffprobe_only_env(tmp_path)).start()
     small = build_library(tmp_path / "small", media_cache)
     done_job = submit_scan(daemon.url, str(small.root / "movies"))
     wait_daemon(lambda: finished(daemon.url, done_job["id"]))
