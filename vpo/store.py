@@ -385,11 +385,15 @@ class JobStore:
             self._writer = self._connect()
         except sqlite3.Error as exc:
             raise self._open_error(exc) from exc
+        # Called after a commit that left a job `queued` (see `add_queue_listener`).
+        self._queue_listeners: list[Callable[[], None]] = []
+        self._queued_in_transaction = False
         try:
             self._writer.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable across application crashes in WAL mode, and cheaper per commit.
             self._writer.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
+            self._watch_queue()
         except sqlite3.Error as exc:
             self._writer.close()
             self._closed = True
@@ -460,6 +464,7 @@ class JobStore:
                 conn.execute("PRAGMA synchronous = FULL")
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                self._queued_in_transaction = False
                 try:
                     yield conn
                     conn.execute("COMMIT")
@@ -469,6 +474,8 @@ class JobStore:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+                if self._queued_in_transaction:
+                    self._notify_queue_listeners()
             except sqlite3.OperationalError as exc:
                 if not self._is_full(exc):
                     raise
@@ -502,6 +509,43 @@ class JobStore:
                     conn.execute(statement)
             if current != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _watch_queue(self) -> None:
+        """Note, on the writer connection, every write that leaves a job `queued`.
+
+        TEMP triggers live in this connection only (nothing is added to the database file, so
+        other processes and older versions never meet them), and they fire for every statement
+        of this process that queues a job: a submission, a requeue, an orphan put back, a retry,
+        whichever method wrote it. The worker sleeps until told, instead of polling the queue.
+        """
+
+        def job_queued() -> None:
+            self._queued_in_transaction = True
+
+        self._writer.create_function("vpo_job_queued", 0, job_queued)
+        self._writer.execute(
+            "CREATE TEMP TRIGGER IF NOT EXISTS job_queued_on_insert AFTER INSERT ON main.jobs "
+            "WHEN NEW.status = 'queued' BEGIN SELECT vpo_job_queued(); END"
+        )
+        self._writer.execute(
+            "CREATE TEMP TRIGGER IF NOT EXISTS job_queued_on_update AFTER UPDATE OF status "
+            "ON main.jobs WHEN NEW.status = 'queued' AND OLD.status IS NOT 'queued' "
+            "BEGIN SELECT vpo_job_queued(); END"
+        )
+
+    def add_queue_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (from the writing thread, so it must be quick: set an event) after
+        each commit of this process that left a job `queued`.
+
+        Jobs queued by another process sharing the database are not seen; in this design only
+        the daemon queues jobs (a foreground `vpo scan` creates its job `running`).
+        """
+        self._queue_listeners.append(listener)
+
+    def _notify_queue_listeners(self) -> None:
+        self._queued_in_transaction = False
+        for listener in self._queue_listeners:
+            listener()
 
     def check_room(self) -> None:
         """Prove that the database and the logs directory can each take ROOM_CHECK_BYTES more,
