@@ -202,7 +202,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     query = _parsed(parse_job_query, _query_pairs(request), now)
 
     def build(now: datetime) -> tuple[Any, bool]:
-        jobs, total = state.store.list_jobs(query)
+        jobs, total = state.store.list_page(query)
         if total == 0 and not _job_type_exists(state, query.job_type):
             raise err.invalid_parameter(
                 "type",

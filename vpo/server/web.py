@@ -167,7 +167,7 @@ async def jobs_page(request: web.Request) -> web.Response:
     jobs: list[Job] = []
     total = 0
     if query_error is None:
-        jobs, total = await state.run_blocking(state.store.list_jobs, query)
+        jobs, total = await state.run_blocking(state.store.list_page, query)
     filtered = has_filters(query)
     rows = [(item, list_cells(item)) for item in (job.to_list_dict(now) for job in jobs)]
     # What jobs.js polls: the validated view in a fixed order, empty values dropped.
