@@ -92,6 +92,10 @@ class SchemaTooNew(StoreError):
     pass
 
 
+class StoreBusy(StoreError):
+    """A read that must not wait found the database locked (see `change_counter_nowait`)."""
+
+
 class StorageFull(StoreError, storage.OutOfSpace):
     """A write found no room: the disk holding the database is full (SQLITE_FULL).
 
@@ -334,6 +338,7 @@ _JOB_COLUMNS = (
 
 # Each job write also bumps the store-wide counter; run inside the same transaction.
 _BUMP_COUNTER = "UPDATE meta SET value = value + 1 WHERE key = 'change_counter'"
+_CHANGE_COUNTER = "SELECT value FROM meta WHERE key = 'change_counter'"
 
 _LIST_COLUMNS = ", ".join(LIST_COLUMNS)
 
@@ -914,10 +919,36 @@ class JobStore:
         return row is not None
 
     def change_counter(self) -> int:
-        row = (
-            self._reader().execute("SELECT value FROM meta WHERE key = 'change_counter'").fetchone()
-        )
-        return row[0]
+        return self._reader().execute(_CHANGE_COUNTER).fetchone()[0]
+
+    def change_counter_nowait(self) -> int:
+        """`change_counter()` on a connection of the calling thread that never waits for a
+        lock: StoreBusy instead, so an event loop can read it and go to a thread only then.
+
+        In WAL mode a reader takes no lock a writer holds: it waits only while another
+        connection recovers the WAL after a crash (StoreBusy here) or, for moments, while a
+        writer resets the WAL (SQLite's own short retry, which no setting removes).
+        """
+        if self._closed:
+            raise StoreError("the job store is closed")
+        conn = getattr(self._local, "nowait", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("PRAGMA query_only = ON")
+            conn.row_factory = None
+            self._local.nowait = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        try:
+            return conn.execute(_CHANGE_COUNTER).fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            ):
+                raise StoreBusy(str(exc)) from exc
+            raise
 
     def counts_by_status(self) -> dict[str, int]:
         """Jobs per status; the five known statuses are always present (0 when none)."""

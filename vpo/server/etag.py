@@ -76,7 +76,8 @@ class ResponseCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if not entry.is_fresh(version, second):
+        # `is_fresh`, inlined: this runs for every poll.
+        if entry.version != version or (entry.second is not None and entry.second != second):
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
