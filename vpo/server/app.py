@@ -47,6 +47,7 @@ from vpo.jobs import utc_now
 from vpo.server import STATE, ServerState
 from vpo.server import errors as err
 from vpo.server.api import routes as api_routes
+from vpo.server.etag import ResponseCache
 from vpo.server.protocol import (
     ConnectionLimits,
     VpoAppRunner,
@@ -375,7 +376,13 @@ async def run_daemon(settings: Settings) -> int:
     worker = Worker(
         store, probe_concurrency=settings.probe_concurrency, extensions=settings.extensions
     )
-    state = ServerState(store=store, worker=worker, settings=settings, version=__version__)
+    state = ServerState(
+        store=store,
+        worker=worker,
+        settings=settings,
+        version=__version__,
+        cache=ResponseCache(settings.response_cache_mb * 1024 * 1024),
+    )
     app = create_app(state)
     max_connections, fd_warning = fit_connection_cap(settings.max_connections)
     if fd_warning:

@@ -1,10 +1,10 @@
 """The jobs DataTable, updated in place from row patches.
 
 Rows are keyed by job id. A poll is applied as the minimal patch from `vpo_tui.rowdiff`:
-`update_cell` only for values that changed, repainting only their rows, new rows added and moved into their sorted place in
-one reorder, vanished rows removed (or, when many vanished, one clear-and-refill). The cursor
-stays on the same job (not the same row index) and the scroll offset is kept, so a poll never
-yanks the view away from what the user is reading.
+`update_cell` only for values that changed (repainting only their rows), new rows added and
+moved into their sorted place in one reorder, vanished rows removed (or, when many vanished,
+one clear-and-refill). The cursor stays on the same job (not the same row index) and the scroll
+offset is kept, so a poll never yanks the view away from what the user is reading.
 """
 
 from __future__ import annotations
