@@ -8,7 +8,7 @@ Config file keys:
 
     [server]   bind = "127.0.0.1", port = 8321, auth_token = "...",
                header_timeout_seconds = 10, body_timeout_seconds = 30,
-               idle_timeout_seconds = 75, max_connections = 256
+               idle_timeout_seconds = 75, max_connections = 256, response_cache_mb = 4
     [logging]  level = "info" (debug|info|warning|error), format = "text" (text|json)
     [polling]  interval_seconds = 5 (2-60), log_interval_seconds = 15 (>= interval),
                idle_interval_seconds = 4 x interval (interval-60), enabled = true
@@ -18,7 +18,7 @@ Config file keys:
                when set, scans submitted over HTTP must lie under one of them)
 
 Environment: VPO_DATA_DIR, VPO_CONFIG, VPO_BIND, VPO_PORT, VPO_AUTH_TOKEN, VPO_HEADER_TIMEOUT,
-VPO_BODY_TIMEOUT, VPO_IDLE_TIMEOUT, VPO_MAX_CONNECTIONS, VPO_LOG_LEVEL,
+VPO_BODY_TIMEOUT, VPO_IDLE_TIMEOUT, VPO_MAX_CONNECTIONS, VPO_RESPONSE_CACHE_MB, VPO_LOG_LEVEL,
 VPO_LOG_FORMAT, VPO_POLLING_INTERVAL, VPO_POLLING_LOG_INTERVAL, VPO_POLLING_IDLE_INTERVAL,
 VPO_POLLING_ENABLED, VPO_PROBE_CONCURRENCY, VPO_RETENTION_DAYS, VPO_EXTENSIONS (comma separated),
 VPO_SCAN_ROOTS (separated by ':', like PATH), VPO_TUI_OSC52.
@@ -54,6 +54,8 @@ DEFAULT_HEADER_TIMEOUT = 10
 DEFAULT_BODY_TIMEOUT = 30
 DEFAULT_IDLE_TIMEOUT = 75
 DEFAULT_MAX_CONNECTIONS = 256
+# The response cache, in MiB: a 50-job page is about 25 KB, so this holds some 150 pages.
+DEFAULT_RESPONSE_CACHE_MB = 4
 DEFAULT_EXTENSIONS = (
     "mkv",
     "mp4",
@@ -97,6 +99,7 @@ class Settings:
     body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT
     idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    response_cache_mb: int = DEFAULT_RESPONSE_CACHE_MB
     log_level: str = "info"
     log_format: str = "text"
     polling_interval_seconds: float = 5
@@ -166,6 +169,7 @@ _SETTINGS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("body_timeout_seconds", "server.body_timeout_seconds", "VPO_BODY_TIMEOUT"),
     ("idle_timeout_seconds", "server.idle_timeout_seconds", "VPO_IDLE_TIMEOUT"),
     ("max_connections", "server.max_connections", "VPO_MAX_CONNECTIONS"),
+    ("response_cache_mb", "server.response_cache_mb", "VPO_RESPONSE_CACHE_MB"),
     ("log_level", "logging.level", "VPO_LOG_LEVEL"),
     ("log_format", "logging.format", "VPO_LOG_FORMAT"),
     ("polling_interval_seconds", "polling.interval_seconds", "VPO_POLLING_INTERVAL"),
@@ -253,7 +257,13 @@ def _convert(name: str, value: Any, source: str, from_text: bool) -> Any:
         if lowered not in choices:
             raise fail(" or ".join(choices))
         return lowered
-    if name in ("port", "probe_concurrency", "retention_days", "max_connections"):
+    if name in (
+        "port",
+        "probe_concurrency",
+        "retention_days",
+        "max_connections",
+        "response_cache_mb",
+    ):
         if from_text and isinstance(value, str):
             try:
                 value = int(value.strip())
@@ -263,7 +273,7 @@ def _convert(name: str, value: Any, source: str, from_text: bool) -> Any:
             raise fail("an integer")
         if name == "port" and not 0 <= value <= 65535:
             raise fail("a port number 0-65535")
-        if name in ("probe_concurrency", "max_connections") and value < 1:
+        if name in ("probe_concurrency", "max_connections", "response_cache_mb") and value < 1:
             raise fail("at least 1")
         if name == "retention_days" and value < 0:
             raise fail("0 (keep forever) or more days")

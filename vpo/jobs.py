@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from vpo.pathtext import escaped_path, is_utf8
 
@@ -85,6 +86,92 @@ def summary_sentence(summary_raw: dict | None) -> str | None:
     return sentence
 
 
+def duration_between(
+    started_at: str | None, completed_at: str | None, now: datetime | None
+) -> int | None:
+    """Whole seconds from started_at to completed_at (or to `now`, default the current time,
+    while unfinished); None when the job never started.
+
+    Floored so the value changes at most once a second, which keeps ETags stable between
+    polls; never negative, even if clocks disagree.
+    """
+    if not started_at:
+        return None
+    start = parse_timestamp(started_at)
+    if completed_at:
+        end = parse_timestamp(completed_at)
+    elif now is None:
+        end = utc_now()
+    else:
+        end = now if now.tzinfo else now.replace(tzinfo=UTC)
+    elapsed = (end - start) / timedelta(seconds=1)
+    return max(0, math.floor(elapsed))
+
+
+def list_dict(job: Job | JobListItem, now: datetime | None) -> dict:
+    """The §6 list item: what `GET /api/jobs` returns per job (one shape for both types)."""
+    return {
+        "id": job.id,
+        "id_short": job.id[:8],
+        "job_type": job.job_type,
+        "status": job.status,
+        "priority": job.priority,
+        # The escaped form (vpo/pathtext.py): a target that is not UTF-8 cannot be JSON text.
+        "file_path": escaped_path(job.file_path),
+        "file_path_is_utf8": is_utf8(job.file_path),
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "completed_at": job.completed_at,
+        "progress_percent": job.progress_percent,
+        "phase": job.phase,
+        "processed_count": job.processed_count,
+        "total_count": job.total_count,
+        "duration_seconds": duration_between(job.started_at, job.completed_at, now),
+        "error_message": job.error_message,
+        "attempts": job.attempts,
+    }
+
+
+class JobListItem(NamedTuple):
+    """A job as a list page shows it: the list fields only, in `LIST_COLUMNS` order.
+
+    What the store reads for `GET /api/jobs` and the jobs page: a tuple straight from the row,
+    without the params and summary JSON (and the bookkeeping columns) a list never shows.
+    """
+
+    id: str
+    job_type: str
+    status: str
+    priority: int
+    file_path: str
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    progress_percent: float | None
+    phase: str | None
+    processed_count: int
+    total_count: int | None
+    error_message: str | None
+    attempts: int
+
+    @property
+    def id_short(self) -> str:
+        return self.id[:8]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def duration_seconds(self, now: datetime | None = None) -> int | None:
+        return duration_between(self.started_at, self.completed_at, now)
+
+    def to_list_dict(self, now: datetime | None = None) -> dict:
+        return list_dict(self, now)
+
+
+LIST_COLUMNS = JobListItem._fields
+
+
 @dataclass(frozen=True)
 class Job:
     """One job row. Timestamps are ISO 8601 UTC strings ("...Z") exactly as stored."""
@@ -124,46 +211,12 @@ class Job:
         return summary_sentence(self.summary_raw)
 
     def duration_seconds(self, now: datetime | None = None) -> int | None:
-        """Whole seconds from started_at to completed_at (or to `now`, default the current
-        time, while unfinished).
-
-        Floored so the value changes at most once a second, which keeps ETags stable between
-        polls; never negative, even if clocks disagree.
-        """
-        if not self.started_at:
-            return None
-        start = parse_timestamp(self.started_at)
-        if self.completed_at:
-            end = parse_timestamp(self.completed_at)
-        elif now is None:
-            end = utc_now()
-        else:
-            end = now if now.tzinfo else now.replace(tzinfo=UTC)
-        elapsed = (end - start) / timedelta(seconds=1)
-        return max(0, math.floor(elapsed))
+        """See `duration_between`."""
+        return duration_between(self.started_at, self.completed_at, now)
 
     def to_list_dict(self, now: datetime | None = None) -> dict:
         """The §6 list item: what `GET /api/jobs` returns per job."""
-        return {
-            "id": self.id,
-            "id_short": self.id_short,
-            "job_type": self.job_type,
-            "status": self.status,
-            "priority": self.priority,
-            # The escaped form (vpo/pathtext.py): a target that is not UTF-8 cannot be JSON text.
-            "file_path": escaped_path(self.file_path),
-            "file_path_is_utf8": is_utf8(self.file_path),
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "completed_at": self.completed_at,
-            "progress_percent": self.progress_percent,
-            "phase": self.phase,
-            "processed_count": self.processed_count,
-            "total_count": self.total_count,
-            "duration_seconds": self.duration_seconds(now),
-            "error_message": self.error_message,
-            "attempts": self.attempts,
-        }
+        return list_dict(self, now)
 
     def to_detail_dict(self, now: datetime | None, has_logs: bool, *, errors_count: int) -> dict:
         """The §6 detail: list fields plus summary, summary_raw, has_logs, errors_count (the

@@ -29,17 +29,20 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from vpo import joblog, storage
 from vpo.jobs import (
     CANCELLED,
     COMPLETED,
     FAILED,
+    LIST_COLUMNS,
     QUEUED,
     RUNNING,
     STATUSES,
     TERMINAL,
     Job,
+    JobListItem,
     JobQuery,
     format_timestamp,
     parse_timestamp,
@@ -62,6 +65,8 @@ ERROR_READ, ERROR_PROBE = "read", "probe"
 
 # error_message of every cancelled job, whoever ended it (the runner, or a requeue it missed).
 CANCELLED_MESSAGE = "Cancelled."
+
+_T = TypeVar("_T")
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -93,6 +98,10 @@ class JobNotFinished(StoreError):
 
 class SchemaTooNew(StoreError):
     pass
+
+
+class StoreBusy(StoreError):
+    """A read that must not wait found the database locked (see `change_counter_nowait`)."""
 
 
 class StorageFull(StoreError, storage.OutOfSpace):
@@ -289,6 +298,52 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX jobs_by_completed ON jobs (status, completed_at)",
         "INSERT INTO meta (key, value) VALUES ('store_id', abs(random()))",
     ],
+    # 6: every list page is read in an index's order, and its total comes from counters.
+    # - One index per sort key, and one per sort key within a status (the status filter is the
+    #   selective one; job types are few), each ending in `id`, the tie-breaker, so no page needs
+    #   a temporary sort. `_page_index` names the index each query uses.
+    # - `finished_duration` (days, from the same julianday arithmetic the duration sort always
+    #   used) is NULL unless the job started and ended, so ended jobs sort by an index; jobs
+    #   still running (`jobs_open`, few) are merged in by the store with the clock's duration.
+    # - `job_counts` holds the number of jobs per (status, job_type), kept by triggers in the
+    #   same transaction as every insert, status change and delete, whichever process writes:
+    #   it can never disagree with the rows, and a total costs a few rows instead of a count
+    #   through 100,000 index entries.
+    [
+        "ALTER TABLE jobs ADD COLUMN finished_duration REAL "
+        "GENERATED ALWAYS AS (julianday(completed_at) - julianday(started_at)) VIRTUAL",
+        "CREATE INDEX jobs_by_type_sort ON jobs (job_type, id)",
+        "CREATE INDEX jobs_by_status_sort ON jobs (status, id)",
+        "CREATE INDEX jobs_by_status_type ON jobs (status, job_type, id)",
+        "CREATE INDEX jobs_by_status_path ON jobs (status, file_path, id)",
+        "CREATE INDEX jobs_by_duration ON jobs (finished_duration, id)",
+        "CREATE INDEX jobs_by_status_duration ON jobs (status, finished_duration, id)",
+        "CREATE INDEX jobs_open ON jobs (started_at) "
+        "WHERE completed_at IS NULL AND started_at IS NOT NULL",
+        """CREATE TABLE job_counts (
+            status TEXT NOT NULL,
+            job_type TEXT NOT NULL,
+            jobs INTEGER NOT NULL,
+            PRIMARY KEY (status, job_type)
+        ) WITHOUT ROWID""",
+        "INSERT INTO job_counts (status, job_type, jobs) "
+        "SELECT status, job_type, count(*) FROM jobs GROUP BY status, job_type",
+        """CREATE TRIGGER job_counts_after_insert AFTER INSERT ON jobs BEGIN
+            INSERT INTO job_counts (status, job_type, jobs) VALUES (NEW.status, NEW.job_type, 1)
+                ON CONFLICT (status, job_type) DO UPDATE SET jobs = jobs + 1;
+        END""",
+        """CREATE TRIGGER job_counts_after_delete AFTER DELETE ON jobs BEGIN
+            UPDATE job_counts SET jobs = jobs - 1
+                WHERE status = OLD.status AND job_type = OLD.job_type;
+        END""",
+        """CREATE TRIGGER job_counts_after_update AFTER UPDATE OF status, job_type ON jobs
+            WHEN OLD.status IS NOT NEW.status OR OLD.job_type IS NOT NEW.job_type BEGIN
+            UPDATE job_counts SET jobs = jobs - 1
+                WHERE status = OLD.status AND job_type = OLD.job_type;
+            INSERT INTO job_counts (status, job_type, jobs) VALUES (NEW.status, NEW.job_type, 1)
+                ON CONFLICT (status, job_type) DO UPDATE SET jobs = jobs + 1;
+        END""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -300,13 +355,178 @@ _JOB_COLUMNS = (
 
 # Each job write also bumps the store-wide counter; run inside the same transaction.
 _BUMP_COUNTER = "UPDATE meta SET value = value + 1 WHERE key = 'change_counter'"
+_CHANGE_COUNTER = "SELECT value FROM meta WHERE key = 'change_counter'"
+
+_LIST_COLUMNS = ", ".join(LIST_COLUMNS)
 
 _SORT_COLUMNS = {
     "created_at": "created_at",
     "job_type": "job_type",
     "status": "status",
     "file_path": "file_path",
+    "duration": "finished_duration",
 }
+# The index a page is read through, by sort key: (without, with) a status filter. Named in the
+# query (INDEXED BY) so the plan cannot drift to a temporary sort of every matching row;
+# tests/unit/test_store_plans.py checks the plan of every filter and sort the API accepts.
+_PAGE_INDEXES = {
+    "created_at": ("jobs_by_created", "jobs_by_status"),
+    "job_type": ("jobs_by_type_sort", "jobs_by_status_type"),
+    "status": ("jobs_by_status_sort", "jobs_by_status_sort"),
+    "file_path": ("jobs_by_path", "jobs_by_status_path"),
+    "duration": ("jobs_by_duration", "jobs_by_status_duration"),
+}
+
+
+@dataclass(frozen=True)
+class _ListFilter:
+    """The WHERE terms of a list query, with their arguments, and the page's index."""
+
+    terms: tuple[str, ...]
+    args: tuple[object, ...]
+    # None for an id prefix: the primary key narrows the rows to one prefix's few, which are
+    # then sorted; reading a whole sort index to find them would cost far more.
+    index: str | None
+
+    def where(self, *extra: str) -> str:
+        terms = (*extra, *self.terms)
+        return ("WHERE " + " AND ".join(terms)) if terms else ""
+
+    def source(self) -> str:
+        return f"jobs INDEXED BY {self.index}" if self.index else "jobs"
+
+
+def _list_filter(q: JobQuery) -> _ListFilter:
+    terms: list[str] = []
+    args: list[object] = []
+    if q.status is not None:
+        terms.append("status = ?")
+        args.append(q.status)
+    if q.job_type is not None:
+        terms.append("job_type = ?")
+        args.append(q.job_type)
+    if q.since is not None:
+        terms.append("created_at >= ?")
+        args.append(format_timestamp(q.since))
+    if q.search:
+        # CAST: LIKE does not look inside a BLOB (a target that is not UTF-8) otherwise.
+        terms.append("CAST(file_path AS TEXT) LIKE ? ESCAPE '\\'")
+        args.append("%" + _like_escape(q.search) + "%")
+    index: str | None
+    if q.id_prefix:
+        # Ids are lowercase text: the ids starting with a prefix are one range of the key
+        # (LIKE, case-insensitive, could not use the index).
+        prefix = q.id_prefix.lower()
+        terms.append("id >= ? AND id < ?")
+        args.extend((prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)))
+        index = None
+    elif q.sort == "created_at" and q.job_type is not None and q.status is None:
+        index = "jobs_by_type"
+    else:
+        index = _PAGE_INDEXES[q.sort][q.status is not None]
+    return _ListFilter(tuple(terms), tuple(args), index)
+
+
+class _DurationPage:
+    """One page sorted by duration, read through indexes only.
+
+    The order is the one the duration sort always had: jobs that started, by duration (an
+    unfinished job's runs to `now`), ties by id; then the jobs that never started, by id. A
+    finished job's duration never changes, so those are read in the order of the
+    `finished_duration` index; the unfinished ones (`jobs_open`: the running jobs, a handful)
+    are merged in at their places, each place counted in the same index; the never-started
+    follow, from the same index's NULL part. Every figure comes from the same SQL arithmetic,
+    so the merge agrees with the counts.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        q: JobQuery,
+        found: _ListFilter,
+        columns: str,
+        now_text: str,
+    ) -> None:
+        self.conn = conn
+        self.found = found
+        self.columns = columns
+        self.now_text = now_text
+        self.start = q.offset
+        self.end = q.offset + q.limit
+        self.descending = q.order == "desc"
+        self.direction = "DESC" if self.descending else "ASC"
+
+    def rows(self) -> list[sqlite3.Row]:
+        found = self.found
+        # (duration, id) of each unfinished job, in page order.
+        running = sorted(
+            (
+                tuple(row)
+                for row in self.conn.execute(
+                    "SELECT julianday(?) - julianday(started_at), id "
+                    "FROM jobs INDEXED BY jobs_open "
+                    + found.where("completed_at IS NULL", "started_at IS NOT NULL"),
+                    [self.now_text, *found.args],
+                )
+            ),
+            reverse=self.descending,
+        )
+        # Where each lands: the unfinished before it, plus the finished jobs that sort first.
+        before = ">" if self.descending else "<"
+        running_at: dict[int, str] = {}
+        for rank, (duration, job_id) in enumerate(running):
+            ahead = self._count_finished(
+                f"(finished_duration, id) {before} (?, ?)", duration, job_id
+            )
+            running_at[rank + ahead] = job_id
+        running_before = sum(1 for place in running_at if place < self.start)
+        in_page = sum(1 for place in running_at if self.start <= place < self.end)
+        finished = iter(
+            self.conn.execute(
+                f"SELECT {self.columns} FROM {found.source()} "
+                + found.where("finished_duration IS NOT NULL")
+                + f" ORDER BY finished_duration {self.direction}, id {self.direction} "
+                "LIMIT ? OFFSET ?",
+                [*found.args, self.end - self.start - in_page, self.start - running_before],
+            ).fetchall()
+        )
+        page: list[sqlite3.Row] = []
+        place = self.start
+        while place < self.end:
+            job_id = running_at.get(place)
+            row = self._job(job_id) if job_id is not None else next(finished, None)
+            if row is None:  # past the jobs that started: `place` is where they end, or after
+                break
+            page.append(row)
+            place += 1
+        if place < self.end:
+            started = place if place > self.start else len(running) + self._count_finished()
+            page.extend(
+                self.conn.execute(
+                    f"SELECT {self.columns} FROM {found.source()} "
+                    + found.where("finished_duration IS NULL", "started_at IS NULL")
+                    + f" ORDER BY id {self.direction} LIMIT ? OFFSET ?",
+                    [*found.args, self.end - place, place - started],
+                )
+            )
+        return page
+
+    def _count_finished(self, term: str | None = None, *key: object) -> int:
+        terms = ["finished_duration IS NOT NULL"] + ([term] if term else [])
+        return self.conn.execute(
+            f"SELECT count(*) FROM {self.found.source()} " + self.found.where(*terms),
+            [*key, *self.found.args],
+        ).fetchone()[0]
+
+    def _job(self, job_id: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            f"SELECT {self.columns} FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+
+
+def _counted_by_counters(q: JobQuery) -> bool:
+    """Whether the total is a sum of `job_counts` rows: only status and type filter it."""
+    return q.since is None and not q.search and not q.id_prefix
 
 
 def _like_escape(text: str) -> str:
@@ -366,6 +586,13 @@ def _row_to_job(row: sqlite3.Row) -> Job:
     )
 
 
+def _row_to_list_item(row: sqlite3.Row) -> JobListItem:
+    item = JobListItem._make(row)
+    if isinstance(item.file_path, bytes):
+        return item._replace(file_path=_path_from_db(item.file_path))
+    return item
+
+
 def _now_text() -> str:
     return format_timestamp(utc_now())
 
@@ -403,11 +630,15 @@ class JobStore:
             self._writer = self._connect()
         except sqlite3.Error as exc:
             raise self._open_error(exc) from exc
+        # Called after a commit that left a job `queued` (see `add_queue_listener`).
+        self._queue_listeners: list[Callable[[], None]] = []
+        self._queued_in_transaction = False
         try:
             self._writer.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable across application crashes in WAL mode, and cheaper per commit.
             self._writer.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
+            self._watch_queue()
         except sqlite3.Error as exc:
             self._writer.close()
             self._closed = True
@@ -478,6 +709,7 @@ class JobStore:
                 conn.execute("PRAGMA synchronous = FULL")
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                self._queued_in_transaction = False
                 try:
                     yield conn
                     conn.execute("COMMIT")
@@ -487,6 +719,8 @@ class JobStore:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+                if self._queued_in_transaction:
+                    self._notify_queue_listeners()
             except sqlite3.OperationalError as exc:
                 if not self._is_full(exc):
                     raise
@@ -520,6 +754,43 @@ class JobStore:
                     conn.execute(statement)
             if current != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _watch_queue(self) -> None:
+        """Note, on the writer connection, every write that leaves a job `queued`.
+
+        TEMP triggers live in this connection only (nothing is added to the database file, so
+        other processes and older versions never meet them), and they fire for every statement
+        of this process that queues a job: a submission, a requeue, an orphan put back, a retry,
+        whichever method wrote it. The worker sleeps until told, instead of polling the queue.
+        """
+
+        def job_queued() -> None:
+            self._queued_in_transaction = True
+
+        self._writer.create_function("vpo_job_queued", 0, job_queued)
+        self._writer.execute(
+            "CREATE TEMP TRIGGER IF NOT EXISTS job_queued_on_insert AFTER INSERT ON main.jobs "
+            "WHEN NEW.status = 'queued' BEGIN SELECT vpo_job_queued(); END"
+        )
+        self._writer.execute(
+            "CREATE TEMP TRIGGER IF NOT EXISTS job_queued_on_update AFTER UPDATE OF status "
+            "ON main.jobs WHEN NEW.status = 'queued' AND OLD.status IS NOT 'queued' "
+            "BEGIN SELECT vpo_job_queued(); END"
+        )
+
+    def add_queue_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (from the writing thread, so it must be quick: set an event) after
+        each commit of this process that left a job `queued`.
+
+        Jobs queued by another process sharing the database are not seen; in this design only
+        the daemon queues jobs (a foreground `vpo scan` creates its job `running`).
+        """
+        self._queue_listeners.append(listener)
+
+    def _notify_queue_listeners(self) -> None:
+        self._queued_in_transaction = False
+        for listener in self._queue_listeners:
+            listener()
 
     def check_room(self) -> None:
         """Prove that the database and the logs directory can each take ROOM_CHECK_BYTES more,
@@ -604,66 +875,99 @@ class JobStore:
         )
         return [_row_to_job(row) for row in rows]
 
-    def list_jobs(self, q: JobQuery) -> tuple[list[Job], int]:
-        """One page of jobs and the total matching the filters (from one snapshot)."""
+    def list_jobs(self, q: JobQuery, *, now: datetime | None = None) -> tuple[list[Job], int]:
+        """One page of jobs, whole, and the total matching the filters (from one snapshot).
+
+        `now` is the instant a running job's duration runs to when sorting by duration
+        (default: the current time).
+        """
+        return self._list(q, now, _JOB_COLUMNS, _row_to_job)
+
+    def list_page(
+        self, q: JobQuery, *, now: datetime | None = None
+    ) -> tuple[list[JobListItem], int]:
+        """`list_jobs` with the list fields only: what a list page shows, read without the
+        params and summary JSON it would decode and throw away."""
+        return self._list(q, now, _LIST_COLUMNS, _row_to_list_item)
+
+    def _list(
+        self,
+        q: JobQuery,
+        now: datetime | None,
+        columns: str,
+        make: Callable[[sqlite3.Row], _T],
+    ) -> tuple[list[_T], int]:
         if q.order not in ("asc", "desc"):
             raise ValueError(f"order must be 'asc' or 'desc', got {q.order!r}")
         if q.limit < 1 or q.offset < 0:
             raise ValueError("limit must be at least 1 and offset not negative")
-        where: list[str] = []
-        args: list[object] = []
-        if q.status is not None:
-            where.append("status = ?")
-            args.append(q.status)
-        if q.job_type is not None:
-            where.append("job_type = ?")
-            args.append(q.job_type)
-        if q.since is not None:
-            where.append("created_at >= ?")
-            args.append(format_timestamp(q.since))
-        if q.search:
-            # CAST: LIKE does not look inside a BLOB (a target that is not UTF-8) otherwise.
-            where.append("CAST(file_path AS TEXT) LIKE ? ESCAPE '\\'")
-            args.append("%" + _like_escape(q.search) + "%")
-        if q.id_prefix:
-            where.append("id LIKE ? ESCAPE '\\'")
-            args.append(_like_escape(q.id_prefix.lower()) + "%")
-        where_sql = ("WHERE " + " AND ".join(where)) if where else ""
-        direction = "ASC" if q.order == "asc" else "DESC"
-        sort_args: list[object] = []
-        if q.sort == "duration":
-            # Running jobs count to now; jobs never started have no duration and go last.
-            sort_args.append(_now_text())
-            order_sql = (
-                "ORDER BY (started_at IS NULL), "
-                "(julianday(COALESCE(completed_at, ?)) - julianday(started_at)) "
-                f"{direction}, id {direction}"
-            )
-        elif q.sort in _SORT_COLUMNS:
-            order_sql = f"ORDER BY {_SORT_COLUMNS[q.sort]} {direction}, id {direction}"
-        else:
+        if q.sort not in _SORT_COLUMNS:
             raise ValueError(f"cannot sort by {q.sort!r}")
+        found = _list_filter(q)
         with self._read() as conn:
-            total = conn.execute(f"SELECT count(*) FROM jobs {where_sql}", args).fetchone()[0]
-            rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs {where_sql} {order_sql} LIMIT ? OFFSET ?",
-                [*args, *sort_args, q.limit, q.offset],
-            ).fetchall()
-        return [_row_to_job(row) for row in rows], total
+            total = self._total(conn, q, found)
+            if q.offset >= total:
+                rows: list[sqlite3.Row] = []
+            elif q.sort == "duration":
+                now_text = format_timestamp(now) if now is not None else _now_text()
+                rows = _DurationPage(conn, q, found, columns, now_text).rows()
+            else:
+                direction = "ASC" if q.order == "asc" else "DESC"
+                column = _SORT_COLUMNS[q.sort]
+                rows = conn.execute(
+                    f"SELECT {columns} FROM {found.source()} {found.where()} "
+                    f"ORDER BY {column} {direction}, id {direction} LIMIT ? OFFSET ?",
+                    [*found.args, q.limit, q.offset],
+                ).fetchall()
+        return [make(row) for row in rows], total
+
+    @staticmethod
+    def _total(conn: sqlite3.Connection, q: JobQuery, found: _ListFilter) -> int:
+        if _counted_by_counters(q):
+            return conn.execute(
+                f"SELECT coalesce(sum(jobs), 0) FROM job_counts {found.where()}", found.args
+            ).fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM jobs {found.where()}", found.args).fetchone()[0]
 
     def has_job_type(self, job_type: str) -> bool:
-        """Whether any stored job has this type (one indexed lookup)."""
+        """Whether any stored job has this type (a few counter rows)."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT 1 FROM jobs WHERE job_type = ? LIMIT 1", (job_type,)
+                "SELECT 1 FROM job_counts WHERE job_type = ? AND jobs > 0 LIMIT 1", (job_type,)
             ).fetchone()
         return row is not None
 
     def change_counter(self) -> int:
-        row = (
-            self._reader().execute("SELECT value FROM meta WHERE key = 'change_counter'").fetchone()
-        )
-        return row[0]
+        return self._reader().execute(_CHANGE_COUNTER).fetchone()[0]
+
+    def change_counter_nowait(self) -> int:
+        """`change_counter()` on a connection of the calling thread that never waits for a
+        lock: StoreBusy instead, so an event loop can read it and go to a thread only then.
+
+        In WAL mode a reader takes no lock a writer holds: it waits only while another
+        connection recovers the WAL after a crash (StoreBusy here) or, for moments, while a
+        writer resets the WAL (SQLite's own short retry, which no setting removes).
+        """
+        if self._closed:
+            raise StoreError("the job store is closed")
+        conn = getattr(self._local, "nowait", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("PRAGMA query_only = ON")
+            conn.row_factory = None
+            self._local.nowait = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        try:
+            return conn.execute(_CHANGE_COUNTER).fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            ):
+                raise StoreBusy(str(exc)) from exc
+            raise
 
     def has_active_jobs(self) -> bool:
         """Whether any job is queued or running (two seeks in the status index): what the
@@ -682,7 +986,9 @@ class JobStore:
     def counts_by_status(self) -> dict[str, int]:
         """Jobs per status; the five known statuses are always present (0 when none)."""
         counts = dict.fromkeys(STATUSES, 0)
-        for row in self._reader().execute("SELECT status, count(*) FROM jobs GROUP BY status"):
+        for row in self._reader().execute(
+            "SELECT status, sum(jobs) FROM job_counts GROUP BY status HAVING sum(jobs) > 0"
+        ):
             counts[row[0]] = row[1]
         return counts
 

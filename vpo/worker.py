@@ -1,8 +1,11 @@
 """The daemon's worker thread: claims queued jobs one at a time and runs them to the end.
 
 Job work happens here, never on the event loop. The worker claims in the store's order (priority,
-then creation), runs the job with `vpo.runner.run_job`, and waits for the next one on an event that
-`wake()` sets (a POST just queued a job) or a one-second poll (a job queued by another process).
+then creation), runs the job with `vpo.runner.run_job`, and then sleeps on an event until a job is
+queued: the store tells it after every commit of this process that leaves a job `queued` (a
+submission, a requeue, a retry; `JobStore.add_queue_listener`), and `wake()` sets the same event.
+An idle daemon's worker therefore does no periodic work at all; only while the disk is full does
+it wake every `room_check_seconds` to look for room.
 
 Shutdown (`stop`) first stops claiming, gives the running job a grace period to finish, then sets
 the shutdown event, which makes the runner stop at the next file boundary and put the job back to
@@ -12,8 +15,8 @@ the shutdown event, which makes the runner stop at the next file boundary and pu
 A full disk: when the write that ends a job fails, the worker keeps the job (still `running`,
 its runner being this live thread) and retries the write until it lands, while the store's
 storage status says why, so `/health` answers degraded. No job is claimed while any storage
-problem stands; meanwhile the worker checks for room once a poll and clears the problem when
-there is some again, so the daemon recovers without a restart.
+problem stands; meanwhile the worker checks for room every `room_check_seconds` and clears the
+problem when there is some again, so the daemon recovers without a restart.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from vpo.store import JobNotFound, JobStore
 
 log = logging.getLogger("vpo.worker")
 
-IDLE_POLL_SECONDS = 1.0
+# How often a worker held back by a full disk checks whether there is room again.
+ROOM_CHECK_SECONDS = 1.0
 MAX_ATTEMPTS = 3
 # Retrying a job's end that did not land: soon at first, then every few seconds.
 END_RETRY_FIRST_SECONDS = 0.5
@@ -129,14 +133,16 @@ class Worker:
         probe_concurrency: int = 2,
         extensions: tuple[str, ...] | None = None,
         owner: str | None = None,
-        idle_poll_seconds: float = IDLE_POLL_SECONDS,
+        room_check_seconds: float = ROOM_CHECK_SECONDS,
     ) -> None:
         self.store = store
         self.probe_concurrency = probe_concurrency
         self.extensions = extensions
         self.owner = owner or process_owner()
-        self.idle_poll_seconds = idle_poll_seconds
+        self.room_check_seconds = room_check_seconds
         self._wake = threading.Event()
+        # Times the idle wait ended (woken or timed out): tests prove an idle worker sleeps.
+        self.wakeups = 0
         self._stopping = threading.Event()  # no new claims
         self._shutdown = threading.Event()  # the running job must stop and be requeued
         self._idle = threading.Event()  # no job is running
@@ -144,6 +150,7 @@ class Worker:
         self._current: Job | None = None
         self._claim_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="vpo-worker", daemon=True)
+        store.add_queue_listener(self.wake)
 
     @property
     def current_job_id(self) -> str | None:
@@ -154,7 +161,7 @@ class Worker:
         self._thread.start()
 
     def wake(self) -> None:
-        """A job was queued: claim it now instead of at the next poll."""
+        """A job was queued (or the worker must stop): look at the queue now."""
         self._wake.set()
 
     def _claim(self) -> Job | None:
@@ -163,11 +170,7 @@ class Worker:
         with self._claim_lock:
             if self._stopping.is_set():
                 return None
-            try:
-                job = self.store.claim_next_job(self.owner)
-            except Exception:
-                log.exception("claiming the next job failed; retrying")
-                return None
+            job = self.store.claim_next_job(self.owner)
             if job is not None:
                 self._idle.clear()
                 self._current = job
@@ -176,10 +179,23 @@ class Worker:
     def _run(self) -> None:
         lower_thread_priority(JOB_NICENESS)
         while not self._stopping.is_set():
-            job = self._claim() if self._storage_ready() else None
+            # Cleared before the claim: a job queued after the claim looked sets it again, so
+            # the wait below returns at once instead of missing that job.
+            self._wake.clear()
+            if self._stopping.is_set():  # `stop` set the event before the clear above
+                break
+            # Sleep until woken, unless something must be tried again: room on a full disk, or
+            # a claim that failed (a database busy past its timeout).
+            retry = False
+            try:
+                job = self._claim() if self._storage_ready() else None
+            except Exception:
+                log.exception("claiming the next job failed; retrying")
+                job, retry = None, True
             if job is None:
-                self._wake.wait(self.idle_poll_seconds)
-                self._wake.clear()
+                retry = retry or self.store.storage.degraded
+                self._wake.wait(self.room_check_seconds if retry else None)
+                self.wakeups += 1
                 continue
             self._run_one(job)
 

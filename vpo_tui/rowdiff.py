@@ -85,6 +85,8 @@ def diff_rows(current: Sequence[Row], new: Sequence[Row]) -> RowPatch:
         if old_cells is None:
             patch.inserts.append(RowInsert(index=index, key=key, cells=tuple(cells)))
             continue
+        if old_cells == cells:
+            continue  # most rows of a poll: one comparison, not one per cell
         if len(old_cells) != len(cells):
             raise ValueError(f"row {key!r} changed its number of cells")
         for column, (old, value) in enumerate(zip(old_cells, cells, strict=True)):

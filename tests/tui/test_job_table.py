@@ -37,6 +37,34 @@ async def test_updates_touch_only_changed_cells_and_keep_rows():
         assert table.rebuild_count == 0
 
 
+async def test_a_poll_repaints_only_the_rows_that_changed():
+    # The lines the table renders after a patch are counted by wrapping its render_line: a
+    # poll that changes one job must not render the other jobs on screen again (it used to
+    # repaint the whole table for every changed cell: issue 11).
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS[:50]))
+        await pilot.pause()
+        rendered: list[int] = []
+        render_line = table.render_line
+
+        def counting_render_line(y: int):
+            rendered.append(y)
+            return render_line(y)
+
+        table.render_line = counting_render_line  # type: ignore[method-assign]
+        changed = rows(KEYS[:50])
+        changed[4] = (
+            KEYS[4],
+            (KEYS[4][:8], "scan", "✗ failed", "", f"/lib/{KEYS[4]}", "06:00:00", "2s"),
+        )
+        patch = table.apply_rows(changed)
+        await pilot.pause()
+        assert len(patch.updates) == 2
+        assert rendered == [table.header_height + 4]
+        assert table.get_row(KEYS[4])[2].plain == "✗ failed"
+
+
 async def test_insert_above_keeps_cursor_on_its_job_and_the_scroll_offset():
     async with TableApp().run_test(size=(100, 20)) as pilot:
         table = pilot.app.query_one(JobTable)

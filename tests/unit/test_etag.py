@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vpo.server.etag import ResponseCache, etag_for, if_none_match_matches
+from vpo.server.etag import ENTRY_OVERHEAD_BYTES, ResponseCache, etag_for, if_none_match_matches
 
 
 def test_tag_is_strong_and_follows_the_body() -> None:
@@ -50,11 +50,35 @@ def test_versions_may_be_tuples() -> None:
 
 
 def test_least_recently_used_entries_are_evicted() -> None:
-    cache = ResponseCache(max_entries=2)
-    cache.put("a", b"a", version=1, second=1, clock_dependent=False)
-    cache.put("b", b"b", version=1, second=1, clock_dependent=False)
+    cache = ResponseCache(max_bytes=2 * (1000 + ENTRY_OVERHEAD_BYTES))
+    body = b"x" * 1000
+    cache.put("a", body, version=1, second=1, clock_dependent=False)
+    cache.put("b", body, version=1, second=1, clock_dependent=False)
     assert cache.get("a", 1, 1) is not None  # a is now the most recent
-    cache.put("c", b"c", version=1, second=1, clock_dependent=False)
+    cache.put("c", body, version=1, second=1, clock_dependent=False)
     assert cache.get("b", 1, 1) is None
     assert cache.get("a", 1, 1) is not None
     assert cache.get("c", 1, 1) is not None
+
+
+def test_the_cache_holds_at_most_its_bytes_whatever_the_pages() -> None:
+    limit = 64 * 1024
+    cache = ResponseCache(max_bytes=limit)
+    for number in range(500):  # an offset sweep: every page another key
+        cache.put(("jobs", number), b"j" * (number % 7 * 1000), version=1, second=1,
+                  clock_dependent=False)  # fmt: skip
+        assert cache.bytes <= limit
+    assert cache.bytes == sum(
+        len(cache.get(("jobs", n), 1, 1).body) + ENTRY_OVERHEAD_BYTES  # type: ignore[union-attr]
+        for n in range(500)
+        if cache.get(("jobs", n), 1, 1) is not None
+    )
+    # A stale entry dropped on read, and a replaced one, give their bytes back.
+    before = cache.bytes
+    cache.put(("jobs", 499), b"", version=1, second=1, clock_dependent=False)
+    assert cache.bytes == before - 499 % 7 * 1000
+    assert cache.get(("jobs", 499), 2, 1) is None
+    assert cache.bytes == before - 499 % 7 * 1000 - ENTRY_OVERHEAD_BYTES
+    # One body over the bound is still kept: it is the answer being served.
+    big = cache.put("big", b"b" * (limit * 2), version=1, second=1, clock_dependent=False)
+    assert cache.get("big", 1, 1) is big and len(cache) == 1

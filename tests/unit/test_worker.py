@@ -65,7 +65,7 @@ def test_a_full_database_fails_the_job_stops_new_ones_and_recovers_by_itself(
     second = scan_job(store, library.root)
     cap_database(store, 0)  # 40 file rows need pages the database may not take
 
-    worker = Worker(store, probe_concurrency=2, idle_poll_seconds=0.05)
+    worker = Worker(store, probe_concurrency=2, room_check_seconds=0.05)
     worker.start()
     try:
         ended = wait_ended(store, first.id)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from vpo.server.etag import ResponseCache
-from vpo.store import JobStore
+from vpo.store import JobStore, StoreBusy
 from vpo.worker import Worker
 
 T = TypeVar("T")
@@ -35,7 +35,15 @@ def current_second() -> datetime:
     request within one second sees the same body, and a page's first render agrees with the
     first poll made within the same second.
     """
-    return datetime.fromtimestamp(int(time.time()), UTC)
+    second = int(time.time())
+    cached = _current[0]
+    if cached is None or cached[0] != second:
+        cached = _current[0] = (second, datetime.fromtimestamp(second, UTC))
+    return cached[1]
+
+
+# The last (epoch second, datetime) built: every poll of a second asks for the same one.
+_current: list[tuple[int, datetime] | None] = [None]
 
 
 @dataclass
@@ -57,12 +65,60 @@ class ServerState:
     )
     # Builds in flight, so fifty pollers that miss the cache at once cause one query, not fifty.
     inflight: dict[Any, asyncio.Future] = field(default_factory=dict)
+    # The store's change counter as read in this turn of the event loop (see store_version).
+    _store_version: int | None = None
+    # (change counter, whether a job was queued or running then): see is_busy.
+    _busy_at: tuple[int, bool] | None = None
+    # Raw query strings of the list already parsed (those without a clock-dependent `since`).
+    parsed_queries: dict[str, Any] = field(default_factory=dict)
 
     async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
         """Run blocking work off the event loop: reads (SQLite, a log file) and the store's
         short writes alike (create_job, request_cancel, prune_jobs), so the loop never waits on
         SQLite's lock or the disk."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+
+    async def store_version(self) -> int:
+        """The store's change counter, what every polled answer is tagged with; read on the
+        event loop, at most once per turn of it.
+
+        A trip to a thread and back costs more than the rest of a 304 together, so this read
+        stays on the loop: one indexed row, on a connection that never waits for a lock (when
+        SQLite would make it wait, the read goes to a thread instead). Shared within one turn
+        of the loop only, which keeps it exact: the handlers that run in a turn belong to
+        requests received before that turn began (aiohttp starts a handler one turn after
+        its bytes arrive), so a counter read during the turn includes every write committed
+        before any of them came; `call_soon` forgets it before the next turn's handlers run.
+        """
+        version = self._store_version
+        if version is not None:
+            return version
+        try:
+            version = self.store.change_counter_nowait()
+        except StoreBusy:
+            return await self.run_blocking(self.store.change_counter)
+        self._store_version = version
+        asyncio.get_running_loop().call_soon(self._forget_store_version)
+        return version
+
+    async def is_busy(self) -> bool:
+        """Whether any job is queued or running: what the X-Poll-Interval hint depends on.
+
+        A job changes status only in a write that bumps the change counter, so the answer is
+        kept per counter value: a 304 to an unchanged store costs no query and no thread trip.
+        The query may see a newer state than the counter it is filed under; that answer is then
+        only used until the next write is seen, and the hint is advice, not data.
+        """
+        counter = await self.store_version()
+        known = self._busy_at
+        if known is not None and known[0] == counter:
+            return known[1]
+        busy = await self.run_blocking(self.store.has_active_jobs)
+        self._busy_at = (counter, busy)
+        return busy
+
+    def _forget_store_version(self) -> None:
+        self._store_version = None
 
     def uptime_seconds(self) -> int:
         return int(time.monotonic() - self.started_monotonic)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from vpo import joblog, scanroots
-from vpo.jobs import CANCELLED, COMPLETED, FAILED, JOB_TYPES, QUEUED, RUNNING, Job
+from vpo.jobs import CANCELLED, COMPLETED, FAILED, JOB_TYPES, QUEUED, RUNNING, Job, JobQuery
 from vpo.pathtext import escaped_path, is_utf8
 from vpo.poll_hint import HINT_HEADER
 from vpo.server import STATE, ServerState, current_second
@@ -73,9 +73,8 @@ def conditional_response(
         headers[HINT_HEADER] = str(poll_hint_ms)
     if if_none_match_matches(request.headers.get("If-None-Match"), entry.etag):
         return web.Response(status=304, headers=headers)
-    return web.Response(
-        body=entry.body, status=entry.status, content_type="application/json", headers=headers
-    )
+    headers["Content-Type"] = "application/json"  # as a header: the keyword parses it
+    return web.Response(body=entry.body, status=entry.status, headers=headers)
 
 
 def _query_pairs(request: web.Request) -> list[tuple[str, str]]:
@@ -108,31 +107,33 @@ def _job_not_found(job_id: str) -> err.ApiError:
 async def cached(
     request: web.Request,
     key: Hashable,
-    version: Callable[[], Hashable],
+    version: Callable[[], Hashable] | None,
     build: Callable[[datetime], tuple[Any, bool]],
+    now: datetime | None = None,
 ) -> web.Response:
     """Serve a polled GET from the response cache, building it (once) when it is stale.
 
-    `version` reads what the response depends on (cheap: a counter, a stat); `build` makes the
-    payload for a given instant and says whether it depends on the clock. Both run on the
-    blocking-work threads. The version is read before the build, so a write between the two
-    only causes an extra rebuild later, never a stale tag.
+    `version` reads what the response depends on (cheap: a counter, a stat) on a blocking-work
+    thread; None means the store's change counter alone, read on the loop
+    (`ServerState.store_version`). `build` makes the payload for a given instant, on a thread,
+    and says whether it depends on the clock. The version is read before the build, so a write
+    between the two only causes an extra rebuild later, never a stale tag.
     """
     state = request.app[STATE]
-    now = current_second()
+    if now is None:
+        now = current_second()
     second = int(now.timestamp())
-    # The hint is read in the same trip to the blocking threads as the version: no extra hop.
-    current, busy = await state.run_blocking(_version_and_busy, version, state)
+    if version is None:
+        current: Hashable = await state.store_version()
+    else:
+        current = await state.run_blocking(version)
+    busy = await state.is_busy()
     entry = state.cache.get(key, current, second)
     built = entry is None
     if entry is None:
         entry = await _build_once(state, key, current, second, now, build)
     hint = state.settings.poll_hint_ms(busy=busy)
     return conditional_response(request, entry, built=built, poll_hint_ms=hint)
-
-
-def _version_and_busy(version: Callable[[], Hashable], state: ServerState) -> tuple[Hashable, bool]:
-    return version(), state.store.has_active_jobs()
 
 
 async def _build_once(
@@ -207,14 +208,37 @@ def parse_no_parameters_or_400(request: web.Request) -> None:
 # -- jobs ------------------------------------------------------------------------------------
 
 
+# Parsed list queries kept by their raw text; a poller repeats its query every few seconds.
+MAX_PARSED_QUERIES = 256
+
+
+def _list_query(
+    state: ServerState, request: web.Request, now: datetime
+) -> tuple[Hashable, JobQuery]:
+    """The request's JobQuery and its response-cache key, parsed once per distinct query text
+    (the raw text is then the key: cheaper to hash than the parsed query). One with `since` is
+    parsed each time, as it names a moment computed from `now`."""
+    raw = request.raw_path.partition("?")[2]
+    known = state.parsed_queries.get(raw)
+    if known is not None:
+        return known
+    query = _parsed(parse_job_query, _query_pairs(request), now)
+    if query.since is not None:
+        return ("jobs", query), query
+    if len(state.parsed_queries) >= MAX_PARSED_QUERIES:
+        state.parsed_queries.clear()
+    known = state.parsed_queries[raw] = (("jobs", raw), query)
+    return known
+
+
 @routes.get("/api/jobs")
 async def list_jobs(request: web.Request) -> web.Response:
     state = request.app[STATE]
     now = current_second()
-    query = _parsed(parse_job_query, _query_pairs(request), now)
+    key, query = _list_query(state, request, now)
 
     def build(now: datetime) -> tuple[Any, bool]:
-        jobs, total = state.store.list_jobs(query)
+        jobs, total = state.store.list_page(query)
         if total == 0 and not _job_type_exists(state, query.job_type):
             raise err.invalid_parameter(
                 "type",
@@ -237,8 +261,7 @@ async def list_jobs(request: web.Request) -> web.Response:
         )
         return payload, clock_dependent
 
-    # The query (with `since` resolved to this second) is the cache key.
-    return await cached(request, ("jobs", query), state.store.change_counter, build)
+    return await cached(request, key, None, build, now)
 
 
 def _job_type_exists(state: ServerState, job_type: str | None) -> bool:
@@ -262,7 +285,7 @@ async def get_job(request: web.Request) -> web.Response:
         detail = job.to_detail_dict(now, has_logs, errors_count=errors_count)
         return detail, job.status == RUNNING
 
-    return await cached(request, ("job", job_id), state.store.change_counter, build)
+    return await cached(request, ("job", job_id), None, build)
 
 
 @routes.get("/api/jobs/{job_id}/logs")

@@ -61,23 +61,37 @@ class CachedResponse:
         return self.second is None or self.second == second
 
 
-class ResponseCache:
-    """A small LRU of CachedResponse by request key. Used from the event loop thread only."""
+# What an entry costs besides its body: the key, the tag, the record and the dict's slot.
+ENTRY_OVERHEAD_BYTES = 512
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
-    def __init__(self, max_entries: int = 512) -> None:
+
+class ResponseCache:
+    """An LRU of CachedResponse by request key, bounded in bytes (bodies plus a fixed overhead
+    per entry): what the cache holds after a burst of distinct pages is what the daemon keeps.
+    Used from the event loop thread only."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._entries: OrderedDict[Hashable, CachedResponse] = OrderedDict()
-        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @staticmethod
+    def _cost(entry: CachedResponse) -> int:
+        return len(entry.body) + ENTRY_OVERHEAD_BYTES
 
     def get(self, key: Hashable, version: Hashable, second: int) -> CachedResponse | None:
         """The cached response for `key` if it is still fresh, else None."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if not entry.is_fresh(version, second):
+        # `is_fresh`, inlined: this runs for every poll.
+        if entry.version != version or (entry.second is not None and entry.second != second):
             del self._entries[key]
+            self.bytes -= self._cost(entry)
             return None
         self._entries.move_to_end(key)
         return entry
@@ -100,11 +114,17 @@ class ResponseCache:
             version=version,
             second=second if clock_dependent else None,
         )
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self.bytes -= self._cost(replaced)
         self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self.bytes += self._cost(entry)
+        # The newest entry stays even when it alone is over the bound: it is being served.
+        while self.bytes > self._max_bytes and len(self._entries) > 1:
+            _, oldest = self._entries.popitem(last=False)
+            self.bytes -= self._cost(oldest)
         return entry
 
     def clear(self) -> None:
         self._entries.clear()
+        self.bytes = 0

@@ -179,7 +179,7 @@ async def jobs_page(request: web.Request) -> web.Response:
         query = parse_job_query([], now)
         params = []
         view = {}
-    jobs, total = await state.run_blocking(state.store.list_jobs, query)
+    jobs, total = await state.run_blocking(state.store.list_page, query)
     stats = stats_payload(await state.run_blocking(state.store.job_stats, stats_window_start()))
     filtered = has_filters(query)
     rows = [(item, list_cells(item)) for item in (job.to_list_dict(now) for job in jobs)]
@@ -318,13 +318,13 @@ async def polling_rules_file(request: web.Request) -> web.Response:
 
 @web.middleware
 async def _static_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Headers of the files under /static/ (a sub-application: the API's polls skip this)."""
     response = await handler(request)
-    if request.path.startswith("/static/"):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # Versioned URLs (?v=...) change with the files, so browsers may keep them for a day.
-        # With a token they are only for token holders: no shared cache (proxy) may keep them.
-        scope = "private" if request.app[STATE].settings.auth_token else "public"
-        response.headers.setdefault("Cache-Control", f"{scope}, max-age=86400")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Versioned URLs (?v=...) change with the files, so browsers may keep them for a day.
+    # With a token they are only for token holders: no shared cache (proxy) may keep them.
+    scope = "private" if request.config_dict[STATE].settings.auth_token else "public"
+    response.headers.setdefault("Cache-Control", f"{scope}, max-age=86400")
     return response
 
 
@@ -338,9 +338,10 @@ def setup_web(app: web.Application) -> None:
         lstrip_blocks=True,
     )
     app[STATIC_VERSION] = _static_version()
-    app.middlewares.append(_static_headers)
     app.router.add_get("/", root_redirect)
     app.router.add_get("/jobs", jobs_page)
     app.router.add_get("/jobs/{job_id}", job_detail_page)
-    app.router.add_get("/static/polling-rules.json", polling_rules_file)
-    app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    static = web.Application(middlewares=[_static_headers])
+    static.router.add_get("/polling-rules.json", polling_rules_file)
+    static.router.add_static("/", STATIC_DIR, append_version=False)
+    app.add_subapp("/static", static)

@@ -1,23 +1,25 @@
 """The jobs DataTable, updated in place from row patches.
 
 Rows are keyed by job id. A poll is applied as the minimal patch from `vpo_tui.rowdiff`:
-`update_cell` only for values that changed, new rows added and moved into their sorted place in
-one reorder, vanished rows removed (or, when many vanished, one clear-and-refill). The cursor
-stays on the same job (not the same row index) and the scroll offset is kept, so a poll never
-yanks the view away from what the user is reading.
+`update_cell` only for values that changed (repainting only their rows), new rows added and
+moved into their sorted place in one reorder, vanished rows removed (or, when many vanished,
+one clear-and-refill). The cursor stays on the same job (not the same row index) and the scroll
+offset is kept, so a poll never yanks the view away from what the user is reading.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Self
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from vpo_tui.jobview import COLUMNS, FIXED_WIDTHS, MIN_TARGET_WIDTH, Column, status_style
-from vpo_tui.rowdiff import Row, RowPatch, diff_rows
+from vpo_tui.rowdiff import CellUpdate, Row, RowPatch, diff_rows
 
 
 class JobIdText(Text):
@@ -50,6 +52,12 @@ class JobTable(DataTable):
         Binding("end", "scroll_bottom", "Last", show=False),
     ]
 
+    # While cells are updated: the whole-table repaint `update_cell` asks for is held back and
+    # counted, and only the rows that changed are repainted (see _update_cells). Class-level
+    # defaults: DataTable's own __init__ already refreshes.
+    _holding_full_refresh = False
+    full_refreshes_held = 0
+
     def __init__(
         self,
         *,
@@ -64,6 +72,12 @@ class JobTable(DataTable):
         self.shown_rows: list[Row] = []
         self.rebuild_count = 0
         self.patches_applied = 0
+
+    def refresh(self, *regions: Region, **kwargs: Any) -> Self:
+        if self._holding_full_refresh and not regions and not kwargs:
+            self.full_refreshes_held += 1
+            return self
+        return super().refresh(*regions, **kwargs)
 
     def on_mount(self) -> None:
         for column in self.column_spec:
@@ -138,17 +152,39 @@ class JobTable(DataTable):
     def _apply_incremental(self, patch: RowPatch) -> None:
         for key in patch.removals:
             self.remove_row(key)
-        for update in patch.updates:
-            self.update_cell(
-                update.key,
-                self.column_spec[update.column].key,
-                render_cell(update.key, update.column, update.value, self.column_spec),
-            )
+        self._update_cells(patch.updates)
         for insert in patch.inserts:
             self.add_row(*self._render_row(insert.key, insert.cells), key=insert.key)
         if patch.order is not None:
             position = {key: index for index, key in enumerate(patch.order)}
             self.sort("id", key=lambda cell: position[cell.job_id])
+
+    def _update_cells(self, updates: Sequence[CellUpdate]) -> None:
+        """Write changed cells and repaint only their rows.
+
+        `update_cell` repaints the whole table for each cell: every visible cell is rendered
+        again (about 80% of a poll's cost with 10 of 1,000 jobs changed). Its full refresh is
+        held back here and the changed rows' regions are refreshed instead: a value never
+        changes a row's height or a fixed column's width, so nothing else on screen moves.
+        """
+        if not updates:
+            return
+        self._holding_full_refresh = True
+        try:
+            for update in updates:
+                self.update_cell(
+                    update.key,
+                    self.column_spec[update.column].key,
+                    render_cell(update.key, update.column, update.value, self.column_spec),
+                )
+        finally:
+            self._holding_full_refresh = False
+        # Each row is one line (rows are added with height 1), so a row's region is found from
+        # its index; DataTable's refresh_row sums the heights of every row above it instead.
+        width = self.virtual_size.width
+        for key in dict.fromkeys(update.key for update in updates):
+            y = self.header_height + self.get_row_index(key)
+            self.refresh(Region(0, y, width, 1).translate(-self.scroll_offset))
 
     def _render_row(self, key: str, cells: Sequence[str]) -> list[Text]:
         spec = self.column_spec
