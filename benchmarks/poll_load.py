@@ -12,6 +12,13 @@ made with ffmpeg, probed by the daemon's worker):
 - `uncached`:    every poll asks another page (offset < 5000), so every answer runs the query
                  and the serialisation: what a 200 costs without the response cache.
 
+`--old-tree PATH` runs the same cases, idle, against a second daemon running another checkout
+(PYTHONPATH selects the code; e.g. a `git worktree` of main) on a copy of the same jobs, case by
+case in turn, and prints the uncached sweep side by side with the issue's targets (at least 2x
+the old req/s, p99 under 100 ms, daemon CPU at most 1.5 ms per request). The jobs are then
+seeded by the old checkout, whose schema the new one migrates. Both daemons' resident memory is
+printed fresh and after the load (VmRSS, idle again).
+
 Each poller issues its next request as soon as the previous one ends (`--interval 0`, a closed
 loop that saturates the daemon) or every `--interval` seconds (paced, like real clients).
 Prints requests per second, p50/p99 latency and the daemon's CPU time per request (from /proc;
@@ -26,7 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -140,15 +149,89 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def run_cases(daemon: DaemonProcess, label: str, args: argparse.Namespace) -> list[Figures]:
-    results = []
-    for case in ("plain", "etag", "uncached"):
-        cpu_before = process_cpu_seconds(daemon.pid)
-        figures = asyncio.run(poll(daemon.url, case, args.pollers, args.seconds, args.interval))
-        figures.daemon_cpu_seconds = process_cpu_seconds(daemon.pid) - cpu_before
-        figures.case = f"{label} {case}"
-        print(figures.line(), flush=True)
-        results.append(figures)
-    return results
+    return [run_case(daemon, label, case, args) for case in ("plain", "etag", "uncached")]
+
+
+def run_case(daemon: DaemonProcess, label: str, case: str, args: argparse.Namespace) -> Figures:
+    cpu_before = process_cpu_seconds(daemon.pid)
+    figures = asyncio.run(poll(daemon.url, case, args.pollers, args.seconds, args.interval))
+    figures.daemon_cpu_seconds = process_cpu_seconds(daemon.pid) - cpu_before
+    figures.case = f"{label} {case}"
+    print(figures.line(), flush=True)
+    return figures
+
+
+def resident_mb(pid: int) -> float:
+    """The process's resident memory (VmRSS), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def seed_with(tree: Path, data_dir: Path, count: int) -> None:
+    """Seed with the code of `tree` (a subprocess), so an older checkout can open the jobs."""
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "import poll_load; "
+        "print(f'  done in {poll_load.seed_jobs(Path(sys.argv[2]), int(sys.argv[3])):.1f} s')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    subprocess.run(
+        [sys.executable, "-c", code, str(tree / "benchmarks"), str(data_dir), str(count)],
+        env=env,
+        check=True,
+    )
+
+
+def side_by_side(args: argparse.Namespace, tmp_path: Path) -> None:
+    """New and old daemons on copies of the same jobs, idle, cases in turn; the sweep verdict."""
+    seeded = args.seeded_dir or tmp_path / "seeded"
+    if (seeded / "vpo.db").exists():
+        print(f"reusing the jobs seeded in {seeded}", flush=True)
+    else:
+        print(f"seeding {args.jobs} jobs with {args.old_tree} ...", flush=True)
+        seed_with(args.old_tree.resolve(), seeded, args.jobs)
+    daemons = {}
+    for label, tree in (("new", ROOT), ("old", args.old_tree.resolve())):
+        data_dir = tmp_path / f"{label}-data"
+        shutil.copytree(seeded, data_dir)
+        daemons[label] = DaemonProcess(
+            tmp_path / label, data_dir=data_dir, env={"PYTHONPATH": str(tree)}
+        )
+        (tmp_path / label).mkdir()
+    fresh: dict[str, float] = {}
+    results: dict[str, dict[str, Figures]] = {"new": {}, "old": {}}
+    try:
+        for label, daemon in daemons.items():
+            daemon.start(timeout=120)  # the new one migrates 100,000 jobs first
+            fresh[label] = resident_mb(daemon.pid)
+        mode = f"every {args.interval:g} s" if args.interval else "closed loop"
+        print(f"\n{args.pollers} pollers, {args.seconds:g} s per case, {mode}, idle", flush=True)
+        for case in ("plain", "etag", "uncached"):
+            for label, daemon in daemons.items():
+                results[label][case] = run_case(daemon, label, case, args)
+        after = {label: resident_mb(daemon.pid) for label, daemon in daemons.items()}
+    finally:
+        for daemon in daemons.values():
+            daemon.stop()
+    new, old = results["new"]["uncached"], results["old"]["uncached"]
+    print()
+    print(
+        f"uncached offset sweep: new {new.rate:.0f} req/s = {new.rate / old.rate:.2f}x old "
+        f"({old.rate:.0f}) [target >= 2x], p99 {new.percentile(0.99):.1f} ms "
+        f"(old {old.percentile(0.99):.1f}) [target < 100], daemon CPU "
+        f"{new.cpu_ms_per_request:.2f} ms/req (old {old.cpu_ms_per_request:.2f}) [target <= 1.5]"
+    )
+    for label in ("new", "old"):
+        by_case = results[label]
+        print(
+            f"{label}: CPU per request: 304 {by_case['etag'].cpu_ms_per_request:.2f} ms, cached "
+            f"200 {by_case['plain'].cpu_ms_per_request:.2f} ms, uncached 200 "
+            f"{by_case['uncached'].cpu_ms_per_request:.2f} ms; resident memory fresh "
+            f"{fresh[label]:.0f} MiB, after the load {after[label]:.0f} MiB"
+        )
+    print(f"finished at {utc_now():%H:%M:%S} UTC")
 
 
 def main() -> None:
@@ -163,7 +246,13 @@ def main() -> None:
         type=Path,
         help="keep the seeded data dir here and reuse it on the next run (seeding takes minutes)",
     )
+    parser.add_argument("--old-tree", type=Path, help="another checkout to compare, idle only")
     args = parser.parse_args()
+
+    if args.old_tree:
+        with tempfile.TemporaryDirectory(prefix="vpo-poll-load-") as tmp:
+            side_by_side(args, Path(tmp))
+        return
 
     with tempfile.TemporaryDirectory(prefix="vpo-poll-load-") as tmp:
         tmp_path = Path(tmp)

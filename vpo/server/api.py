@@ -20,7 +20,7 @@ from vpo.pathtext import escaped_path, is_utf8
 from vpo.poll_hint import HINT_HEADER
 from vpo.server import STATE, ServerState, current_second
 from vpo.server import errors as err
-from vpo.server.etag import CachedResponse, if_none_match_matches
+from vpo.server.etag import CachedResponse, etag_for, if_none_match_matches
 from vpo.server.openapi import openapi_document
 from vpo.server.query import (
     JsonBodyError,
@@ -151,9 +151,14 @@ async def _build_once(
     future: asyncio.Future[CachedResponse] = asyncio.get_running_loop().create_future()
     state.inflight[flight_key] = future
     try:
-        payload_body, clock_dependent = await state.run_blocking(_serialised, build, now)
+        payload_body, tag, clock_dependent = await state.run_build(_serialised, build, now)
         entry = state.cache.put(
-            key, payload_body, version=version, second=second, clock_dependent=clock_dependent
+            key,
+            payload_body,
+            version=version,
+            second=second,
+            clock_dependent=clock_dependent,
+            etag=tag,
         )
         future.set_result(entry)
         return entry
@@ -169,9 +174,13 @@ async def _build_once(
         del state.inflight[flight_key]
 
 
-def _serialised(build: Callable[[datetime], tuple[Any, bool]], now: datetime) -> tuple[bytes, bool]:
+def _serialised(
+    build: Callable[[datetime], tuple[Any, bool]], now: datetime
+) -> tuple[bytes, str, bool]:
+    """The body, its tag (hashed here, off the loop) and whether it depends on the clock."""
     payload, clock_dependent = build(now)
-    return dumps(payload), clock_dependent
+    body = dumps(payload)
+    return body, etag_for(body), clock_dependent
 
 
 # -- health ----------------------------------------------------------------------------------

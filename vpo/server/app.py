@@ -289,6 +289,7 @@ def create_app(state: ServerState) -> web.Application:
 
     async def close_executor(app: web.Application) -> None:
         app[STATE].executor.shutdown(wait=False, cancel_futures=True)
+        app[STATE].build_executor.shutdown(wait=False, cancel_futures=True)
 
     app.on_cleanup.append(close_executor)
     return app

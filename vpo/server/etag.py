@@ -105,11 +105,13 @@ class ResponseCache:
         second: int,
         clock_dependent: bool,
         status: int = 200,
+        etag: str | None = None,
     ) -> CachedResponse:
-        """Store a freshly built body and return it with its tag."""
+        """Store a freshly built body and return it with its tag (`etag`, when the caller
+        already hashed the body elsewhere, must be `etag_for(body)`)."""
         entry = CachedResponse(
             body=body,
-            etag=etag_for(body),
+            etag=etag if etag is not None else etag_for(body),
             status=status,
             version=version,
             second=second if clock_dependent else None,
