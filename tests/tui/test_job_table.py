@@ -293,3 +293,22 @@ async def test_without_the_internals_cells_are_written_through_update_cell(monke
         assert table.full_refreshes_held == 2
         assert "✗ failed" in line_text(table, KEYS[4])
         assert all(table.rows[key] is row for key, row in before.items())
+
+
+async def test_a_values_only_poll_keeps_cursor_and_scroll():
+    # A poll that only changes values takes the short path (no view restore): nothing may move.
+    async with TableApp().run_test(size=(100, 20)) as pilot:
+        table = pilot.app.query_one(JobTable)
+        table.apply_rows(rows(KEYS))
+        await pilot.pause()
+        table.scroll_to(y=100, animate=False, immediate=True)
+        table.move_cursor(row=105, scroll=False)
+        await pilot.pause()
+        scroll_y = table.scroll_y
+        patch = table.apply_rows(with_status(KEYS, {KEYS[105]: "✗ failed", KEYS[3]: "✗ failed"}))
+        await pilot.pause()
+        assert not (patch.removals or patch.inserts or patch.order) and patch.updates
+        assert table.cursor_job_id == KEYS[105]
+        assert table.scroll_y == scroll_y == 100
+        assert "✗ failed" in line_text(table, KEYS[105])
+        assert table.rebuild_count == 0

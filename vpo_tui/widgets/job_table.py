@@ -146,6 +146,13 @@ class JobTable(DataTable):
         patch = diff_rows(self.shown_rows, new_rows)
         if patch.is_empty:
             return patch
+        if patch.rebuild is None and not (patch.removals or patch.inserts or patch.order):
+            # Only values changed (most polls): cells are written in place, no row moves, so
+            # the cursor and the scroll offset stay where they are without being restored.
+            self._update_cells(patch.updates)
+            self.shown_rows = [(key, tuple(cells)) for key, cells in new_rows]
+            self.patches_applied += 1
+            return patch
         cursor_job = self.cursor_job_id
         cursor_index = self.cursor_row
         scroll_y = self.scroll_y
