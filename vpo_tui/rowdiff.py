@@ -69,17 +69,21 @@ def should_rebuild(removed: int, current_count: int) -> bool:
 
 def diff_rows(current: Sequence[Row], new: Sequence[Row]) -> RowPatch:
     """The minimal patch turning `current` into `new` (keys unique in each)."""
+    # Runs on every poll over every row (1,000 on a page), so the common case (few cells
+    # changed, nothing added or removed) is kept to C-level loops: dicts, a list comparison.
     new_keys = [key for key, _ in new]
-    if len(set(new_keys)) != len(new_keys):
-        raise ValueError("duplicate row keys in the new rows")
     new_key_set = set(new_keys)
+    if len(new_key_set) != len(new_keys):
+        raise ValueError("duplicate row keys in the new rows")
+    current_keys = [key for key, _ in current]
     current_cells = dict(current)
 
-    removals = [key for key, _ in current if key not in new_key_set]
+    removals = [key for key in current_keys if key not in new_key_set]
     if removals and should_rebuild(len(removals), len(current)):
         return RowPatch(rebuild=list(new))
 
     patch = RowPatch(removals=removals)
+    updates = patch.updates
     for index, (key, cells) in enumerate(new):
         old_cells = current_cells.get(key)
         if old_cells is None:
@@ -91,12 +95,15 @@ def diff_rows(current: Sequence[Row], new: Sequence[Row]) -> RowPatch:
             raise ValueError(f"row {key!r} changed its number of cells")
         for column, (old, value) in enumerate(zip(old_cells, cells, strict=True)):
             if old != value:
-                patch.updates.append(CellUpdate(key=key, column=column, value=value))
+                updates.append(CellUpdate(key=key, column=column, value=value))
 
     # After removals, survivors keep their relative order and inserts are appended; only when that
     # differs from the wanted order does the widget need to reorder (one pass, not per row).
-    kept = [key for key, _ in current if key in new_key_set]
-    appended = kept + [insert.key for insert in patch.inserts]
+    if removals or patch.inserts:
+        kept = [key for key in current_keys if key in new_key_set]
+        appended = kept + [insert.key for insert in patch.inserts]
+    else:
+        appended = current_keys
     if appended != new_keys:
         patch.order = new_keys
     return patch

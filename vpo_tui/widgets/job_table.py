@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from vpo_tui.jobview import COLUMNS, FIXED_WIDTHS, MIN_TARGET_WIDTH, Column, status_style
 from vpo_tui.rowdiff import CellUpdate, Row, RowPatch, diff_rows
@@ -39,6 +39,23 @@ def render_cell(job_id: str, column: int, value: str, columns: Sequence[Column] 
         word = value.split(" ", 1)[-1]
         return Text(value, style=status_style(word), end="", no_wrap=True)
     return Text(value, end="", no_wrap=True)
+
+
+# DataTable internals behind `JobTable._update_cells` (Textual pinned in uv.lock): its cell data
+# and the render caches keyed by row and column key. tests/tui/test_job_table.py
+# (test_the_datatable_internals_the_cell_write_relies_on) fails loudly if Textual changes them;
+# without them the table falls back to the public `update_cell`.
+CELL_WRITE_INTERNALS = (
+    "_data",
+    "_cell_render_cache",
+    "_row_render_cache",
+    "_row_renderable_cache",
+    "_line_cache",
+)
+
+
+def _has_cell_write_internals(table: DataTable) -> bool:
+    return all(hasattr(table, name) for name in CELL_WRITE_INTERNALS)
 
 
 class JobTable(DataTable):
@@ -129,6 +146,13 @@ class JobTable(DataTable):
         patch = diff_rows(self.shown_rows, new_rows)
         if patch.is_empty:
             return patch
+        if patch.rebuild is None and not (patch.removals or patch.inserts or patch.order):
+            # Only values changed (most polls): cells are written in place, no row moves, so
+            # the cursor and the scroll offset stay where they are without being restored.
+            self._update_cells(patch.updates)
+            self.shown_rows = [(key, tuple(cells)) for key, cells in new_rows]
+            self.patches_applied += 1
+            return patch
         cursor_job = self.cursor_job_id
         cursor_index = self.cursor_row
         scroll_y = self.scroll_y
@@ -160,31 +184,76 @@ class JobTable(DataTable):
             self.sort("id", key=lambda cell: position[cell.job_id])
 
     def _update_cells(self, updates: Sequence[CellUpdate]) -> None:
-        """Write changed cells and repaint only their rows.
+        """Write changed cells and repaint only their rows, re-rendering only the changed cells.
 
-        `update_cell` repaints the whole table for each cell: every visible cell is rendered
-        again (about 80% of a poll's cost with 10 of 1,000 jobs changed). Its full refresh is
-        held back here and the changed rows' regions are refreshed instead: a value never
-        changes a row's height or a fixed column's width, so nothing else on screen moves.
+        `update_cell` bumps DataTable's update counter, which is part of the key of every render
+        cache: each poll then re-rendered every cell of the changed rows (5 of 7 unchanged) and
+        recomputed the row order and line offsets of all 1,000 rows. The cells are written into
+        the table's data instead and only the cached renders of the changed cells are dropped
+        (`_forget_rendered_cells`), so unchanged cells come from the cache. A value never changes
+        a row's height or a fixed column's width, so nothing else on screen moves and only the
+        changed rows' regions are refreshed.
         """
         if not updates:
             return
-        self._holding_full_refresh = True
-        try:
+        changed: dict[RowKey, set[ColumnKey]] = {}
+        if _has_cell_write_internals(self):
+            data = self._data
             for update in updates:
-                self.update_cell(
-                    update.key,
-                    self.column_spec[update.column].key,
-                    render_cell(update.key, update.column, update.value, self.column_spec),
-                )
-        finally:
-            self._holding_full_refresh = False
+                row_key, column_key = RowKey(update.key), self._column_key_at(update.column)
+                data[row_key][column_key] = self._cell_of(update)
+                changed.setdefault(row_key, set()).add(column_key)
+            self._forget_rendered_cells(changed)
+        else:
+            # Textual changed the internals above (a test fails loudly): the public, slower path.
+            self._holding_full_refresh = True
+            try:
+                for update in updates:
+                    self.update_cell(
+                        update.key, self._column_key_at(update.column), self._cell_of(update)
+                    )
+                    changed.setdefault(RowKey(update.key), set())
+            finally:
+                self._holding_full_refresh = False
         # Each row is one line (rows are added with height 1), so a row's region is found from
         # its index; DataTable's refresh_row sums the heights of every row above it instead.
+        # A row outside the viewport is not refreshed: its cached render is gone, so it is
+        # rendered with its new value when it is scrolled to.
         width = self.virtual_size.width
-        for key in dict.fromkeys(update.key for update in updates):
-            y = self.header_height + self.get_row_index(key)
-            self.refresh(Region(0, y, width, 1).translate(-self.scroll_offset))
+        first = int(self.scroll_y)
+        visible = max(1, self.scrollable_content_region.height - self.header_height)
+        for row_key in changed:
+            index = self.get_row_index(row_key)
+            if first <= index < first + visible:
+                y = self.header_height + index
+                self.refresh(Region(0, y, width, 1).translate(-self.scroll_offset))
+
+    def _cell_of(self, update: CellUpdate) -> Text:
+        return render_cell(update.key, update.column, update.value, self.column_spec)
+
+    def _column_key_at(self, column: int) -> ColumnKey:
+        return ColumnKey(self.column_spec[column].key)
+
+    def _forget_rendered_cells(self, changed: dict[RowKey, set[ColumnKey]]) -> None:
+        """Drop DataTable's cached renders of the changed cells, and what was built from them.
+
+        Cell and row renders are keyed by (row key, column key, ...) and (row key, ...): only
+        those of the changed cells and rows go. Line renders and the per-index cell renderables
+        are cheap to rebuild from the cells (and only rebuilt for lines that are repainted), so
+        they are cleared whole rather than relying on how their keys are laid out.
+        """
+        cell_cache = self._cell_render_cache
+        cached_cells = list(cell_cache.keys())  # an LRUCache is not iterable itself
+        for key in cached_cells:
+            if key[1] in changed.get(key[0], ()):
+                cell_cache.discard(key)
+        row_cache = self._row_render_cache
+        cached_rows = list(row_cache.keys())
+        for key in cached_rows:
+            if key[0] in changed:
+                row_cache.discard(key)
+        self._row_renderable_cache.clear()
+        self._line_cache.clear()
 
     def _render_row(self, key: str, cells: Sequence[str]) -> list[Text]:
         spec = self.column_spec
@@ -193,7 +262,7 @@ class JobTable(DataTable):
     def _restore_view(self, cursor_job: str | None, cursor_index: int, scroll_y: float) -> None:
         if not self.shown_rows:
             return
-        if cursor_job is not None and cursor_job in self._row_locations_keys():
+        if cursor_job is not None and cursor_job in self.rows:
             target = self.get_row_index(cursor_job)
         else:
             # The job under the cursor vanished: stay at the same place in the list.
@@ -208,6 +277,3 @@ class JobTable(DataTable):
                 self.scroll_to(y=scroll_y, animate=False, immediate=True)
 
         self.call_after_refresh(restore_scroll)
-
-    def _row_locations_keys(self) -> set[str]:
-        return {key for key, _ in self.shown_rows}
