@@ -204,12 +204,14 @@ def test_sigterm_during_a_scan_requeues_it_and_answers_503(
 
     # The next daemon takes it up again.
     daemon.start()
-    with HeldProbe(daemon.pid):  # still running when the cancel arrives
+    # Still running when the cancel arrives, and until it takes effect: released before that,
+    # the held probe may have been the scan's last file, and the scan would complete first.
+    with HeldProbe(daemon.pid):
         state = wait_running(daemon, job_id)
         assert state["attempts"] == 2
         with daemon.client() as http:
             assert http.post(f"/api/jobs/{job_id}/cancel", json={}).status_code == 200
-    assert wait_terminal(daemon, job_id)["status"] == "cancelled"
+        assert wait_terminal(daemon, job_id)["status"] == "cancelled"
 
 
 # -- crashes and orphans ---------------------------------------------------------------------
