@@ -74,8 +74,8 @@ class ServerState:
     inflight: dict[Any, asyncio.Future] = field(default_factory=dict)
     # The store's change counter as read in this turn of the event loop (see store_version).
     _store_version: int | None = None
-    # (change counter, whether a job was queued or running then): see is_busy.
-    _busy_at: tuple[int, bool] | None = None
+    # (change counter, the X-Poll-Interval value then): see known_poll_hint.
+    _hint_at: tuple[int, str] | None = None
     # Raw query strings of the list already parsed (those without a clock-dependent `since`).
     parsed_queries: dict[str, Any] = field(default_factory=dict)
 
@@ -108,21 +108,26 @@ class ServerState:
         asyncio.get_running_loop().call_soon(self._forget_store_version)
         return version
 
-    async def is_busy(self) -> bool:
-        """Whether any job is queued or running: what the X-Poll-Interval hint depends on.
+    def known_poll_hint(self, counter: int) -> str | None:
+        """The X-Poll-Interval value already worked out at this change counter, or None.
 
-        A job changes status only in a write that bumps the change counter, so the answer is
-        kept per counter value: a 304 to an unchanged store costs no query and no thread trip.
-        The query may see a newer state than the counter it is filed under; that answer is then
-        only used until the next write is seen, and the hint is advice, not data.
+        A job changes status only in a write that bumps the change counter, so whether the
+        daemon is busy (a job queued or running) is kept per counter value: a 304 to an
+        unchanged store costs no query and no thread trip, only this lookup.
         """
-        counter = await self.store_version()
-        known = self._busy_at
-        if known is not None and known[0] == counter:
-            return known[1]
-        busy = await self.run_blocking(self.store.has_active_jobs)
-        self._busy_at = (counter, busy)
-        return busy
+        known = self._hint_at
+        return known[1] if known is not None and known[0] == counter else None
+
+    async def poll_hint(self, counter: int) -> str:
+        """The X-Poll-Interval value at this change counter (see `known_poll_hint`). The query
+        may see a newer state than the counter it is filed under; that answer is then used only
+        until the next write is seen, and the hint is advice, not data."""
+        hint = self.known_poll_hint(counter)
+        if hint is None:
+            busy = await self.run_blocking(self.store.has_active_jobs)
+            hint = str(self.settings.poll_hint_ms(busy=busy))
+            self._hint_at = (counter, hint)
+        return hint
 
     async def run_build(self, func: Callable[..., T], *args: Any) -> T:
         """Run a cache-miss build on the build thread (see `build_executor`)."""

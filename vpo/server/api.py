@@ -56,7 +56,7 @@ def json_response(
 
 
 def conditional_response(
-    request: web.Request, entry: CachedResponse, *, built: bool, poll_hint_ms: int | None = None
+    request: web.Request, entry: CachedResponse, *, built: bool, poll_hint: str | None = None
 ) -> web.Response:
     """200 with the body, or 304 without one when the client already holds this tag.
 
@@ -69,8 +69,8 @@ def conditional_response(
         "Cache-Control": POLLED_CACHE_CONTROL,
         "X-Cache": "MISS" if built else "HIT",
     }
-    if poll_hint_ms is not None:
-        headers[HINT_HEADER] = str(poll_hint_ms)
+    if poll_hint is not None:
+        headers[HINT_HEADER] = poll_hint
     if if_none_match_matches(request.headers.get("If-None-Match"), entry.etag):
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = "application/json"  # as a header: the keyword parses it
@@ -123,17 +123,14 @@ async def cached(
     if now is None:
         now = current_second()
     second = int(now.timestamp())
-    if version is None:
-        current: Hashable = await state.store_version()
-    else:
-        current = await state.run_blocking(version)
-    busy = await state.is_busy()
+    counter = await state.store_version()
+    current: Hashable = counter if version is None else await state.run_blocking(version)
+    hint = state.known_poll_hint(counter) or await state.poll_hint(counter)
     entry = state.cache.get(key, current, second)
     built = entry is None
     if entry is None:
         entry = await _build_once(state, key, current, second, now, build)
-    hint = state.settings.poll_hint_ms(busy=busy)
-    return conditional_response(request, entry, built=built, poll_hint_ms=hint)
+    return conditional_response(request, entry, built=built, poll_hint=hint)
 
 
 async def _build_once(
