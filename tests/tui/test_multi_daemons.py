@@ -56,6 +56,17 @@ def first_job(daemon: DaemonProcess, folder: Path) -> str:
     return queue_empty_scans(daemon.url, folder, 1)[0]["id"]
 
 
+async def screen_with_rows(
+    pilot, app: VpoTuiApp, jobs: dict[str, str]
+) -> tuple[MultiJobsScreen, dict[str, str], dict]:
+    """The --all screen once every daemon's first job shows: (screen, row key by daemon name,
+    feed by daemon name)."""
+    screen = await multi_screen(pilot, app)
+    keys = {name: row_key(name, job_id) for name, job_id in jobs.items()}
+    await wait_for(pilot, lambda: set(keys.values()) <= set(screen.table.job_ids), timeout=20)
+    return screen, keys, {feed.name: feed for feed in screen.feeds}
+
+
 async def test_one_daemon_stopped_never_slows_or_blanks_the_others(
     daemon_factory, tmp_path: Path
 ) -> None:
@@ -63,11 +74,8 @@ async def test_one_daemon_stopped_never_slows_or_blanks_the_others(
     jobs = {name: first_job(daemon, tmp_path / name) for name, daemon in daemons.items()}
     app = make_app(daemons)
     async with app.run_test(size=(140, 30)) as pilot:
-        screen = await multi_screen(pilot, app)
+        screen, keys, feeds = await screen_with_rows(pilot, app, jobs)
         table = screen.table
-        keys = {name: row_key(name, job_id) for name, job_id in jobs.items()}
-        await wait_for(pilot, lambda: set(keys.values()) <= set(table.job_ids), timeout=20)
-        feeds = {feed.name: feed for feed in screen.feeds}
         await wait_for(pilot, lambda: "films ● · tv ● · seedbox ●" in screen_text(app))
 
         daemons["tv"].signal(signal.SIGSTOP)
@@ -163,11 +171,8 @@ async def test_a_daemon_down_for_a_minute_and_restarted_comes_back_alone(
     jobs = {name: first_job(daemon, tmp_path / name) for name, daemon in daemons.items()}
     app = make_app(daemons)
     async with app.run_test(size=(140, 30)) as pilot:
-        screen = await multi_screen(pilot, app)
+        screen, keys, feeds = await screen_with_rows(pilot, app, jobs)
         table = screen.table
-        keys = {name: row_key(name, job_id) for name, job_id in jobs.items()}
-        await wait_for(pilot, lambda: set(keys.values()) <= set(table.job_ids), timeout=20)
-        feeds = {feed.name: feed for feed in screen.feeds}
 
         assert daemons["tv"].stop() == 0  # SIGTERM: a real stop, its port refuses at once
         stopped_at = time.monotonic()
